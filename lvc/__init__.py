@@ -1,0 +1,1 @@
+"""lvc: a learned video codec."""

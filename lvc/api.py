@@ -1,0 +1,179 @@
+"""Path-level API: ``encode``, ``decode``, ``iter_decode`` and ``info``. The CLI is a thin layer on it."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from lvc import bitstream as bs
+from lvc.codec import DecodedFrame, VideoDecoder, VideoEncoder
+from lvc.errors import InputError
+from lvc.info import StreamInfo, stream_info
+from lvc.io.container import AccessUnit, ContainerReader, ContainerWriter
+from lvc.io.files import check_output
+from lvc.io.video import FrameWriter, SourceFrame, open_media, open_writer
+from lvc.models.zoo import DEFAULT_IMAGE_MODEL, LoadedModel, find_by_hash, load_image_model
+from lvc.progress import Progress
+
+DEFAULT_GOP = 12  # intra period once the inter codec lands; all frames are I until then
+info = stream_info
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What one encode or decode did."""
+
+    frames: int
+    bytes: int
+    width: int
+    height: int
+    fps: float
+    seconds: float
+    psnr: float | None = None  # mean RGB PSNR of the reconstruction, when the source is known
+
+    @property
+    def bpp(self) -> float:
+        return self.bytes * 8 / (self.width * self.height * max(self.frames, 1))
+
+    @property
+    def kbps(self) -> float:
+        return self.bytes * 8 * self.fps / max(self.frames, 1) / 1000
+
+    def line(self) -> str:
+        """The one summary line the CLI prints."""
+        text = (f"{self.frames} frame{'s' * (self.frames != 1)}, {self.bytes} bytes, {self.bpp:.4f} bpp, "
+                f"{self.kbps:.1f} kb/s, {self.width}x{self.height}, {self.frames / max(self.seconds, 1e-9):.2f} fps")
+        return text + (f", PSNR {self.psnr:.2f} dB" if self.psnr is not None else "")
+
+
+def _select(frames: Iterator[SourceFrame], time_base: Fraction, start: float | None,
+            count: int | None) -> Iterator[SourceFrame]:
+    taken = 0
+    for f in frames:
+        if start is not None and float(f.pts * time_base) + 1e-9 < start:
+            continue
+        if count is not None and taken >= count:
+            break
+        taken += 1
+        yield f
+
+
+def encode(input: str | Path, output: str | Path, *, quality: float = 4.0, gop: int = DEFAULT_GOP,
+           scene_cuts: bool = False, frames: int | None = None, start: float | None = None,
+           recon: str | Path | None = None, model: str | LoadedModel = DEFAULT_IMAGE_MODEL, device: str = "cpu",
+           overwrite: bool = False, progress: bool = False) -> Summary:
+    """Encode any image or video PyAV reads into an ``.lvc`` file.
+
+    A single still image becomes a bare elementary stream; anything else an MP4 with the source's
+    timing and audio. ``recon`` writes the encoder's reconstruction (PNG, y4m or mp4 by suffix).
+    """
+    from lvc.metrics import psnr as psnr_fn
+
+    out = check_output(output, overwrite, (input,))
+    if recon is not None:
+        check_output(recon, overwrite, (input,))
+    if not 1 <= quality <= 8:
+        raise InputError(f"quality must be between 1 and 8, got {quality}")
+    if frames is not None and frames < 1:
+        raise InputError(f"--frames must be at least 1, got {frames}")
+    src, source = open_media(input)
+    loaded = model if isinstance(model, LoadedModel) else load_image_model(model)
+    fps = Fraction(src.fps)
+    enc = VideoEncoder(loaded, width=src.width, height=src.height, quality=quality,
+                       fps=(fps.numerator, fps.denominator),
+                       time_base=(src.time_base.numerator, src.time_base.denominator),
+                       pixel_format=src.pixel_format, gop=gop, scene_cuts=scene_cuts, device=device)
+    total = None if src.frames is None else min(src.frames, frames or src.frames)
+    bar = Progress(total=None if src.is_still else total, fps=float(fps), label="encode",
+                   enabled=progress and not src.is_still)
+    writer = ContainerWriter(out, time_base=src.time_base, elementary=src.is_still,
+                             audio_from=None if src.is_still else input)
+    recon_writer: FrameWriter | None = None
+    psnrs: list[float] = []
+    t0 = time.perf_counter()
+    try:
+        for f in _select(source, src.time_base, start, frames):
+            coded = enc.encode(f.rgb, f.pts, f.duration)
+            writer.write(AccessUnit(coded.data, coded.pts, coded.duration))
+            psnrs.append(psnr_fn(f.rgb, coded.recon))
+            if recon is not None:
+                if recon_writer is None:
+                    recon_writer = open_writer(recon, width=src.width, height=src.height, fps=fps,
+                                               time_base=src.time_base, source_pixel_format=src.pixel_format)
+                recon_writer.write(coded.recon, coded.pts, coded.duration)
+            bar.update(len(coded.data))
+        if not psnrs:
+            raise InputError(f"{input}: no frames in the selected range")
+        writer.close()
+        if recon_writer is not None:
+            recon_writer.close()
+    except BaseException:
+        writer.abort()
+        if recon_writer is not None:
+            recon_writer.abort()
+        raise
+    finally:
+        source.close()
+        bar.close()
+    finite = [p for p in psnrs if math.isfinite(p)]
+    mean_psnr = float(np.mean(finite)) if finite else float("inf")
+    return Summary(frames=len(psnrs), bytes=out.stat().st_size, width=src.width, height=src.height, fps=float(fps),
+                   seconds=time.perf_counter() - t0, psnr=mean_psnr)
+
+
+def iter_decode(input: str | Path, *, frames: int | None = None, start: float | None = None, device: str = "cpu",
+                model: LoadedModel | None = None) -> Iterator[DecodedFrame]:
+    """Decoded frames of an ``.lvc`` file, in order. ``start`` (seconds) begins at the last I-frame at or
+    before it; ``frames`` limits the count. Frames stream: memory does not grow with the clip."""
+    decoder = VideoDecoder(device=device, load_model=lambda mid, whash: find_by_hash(mid, whash, model))
+    with ContainerReader(input) as reader:
+        units = ((unit, size) for au in reader.units()
+                 for unit, size in bs.iter_sized_units(au.data, elementary=reader.elementary))
+        emitted = 0
+        for frame in decoder.decode_units(units):
+            if start is not None and decoder.header is not None:
+                t = float(Fraction(frame.pts) * Fraction(decoder.header.tb_num, decoder.header.tb_den))
+                if t + 1e-9 < start:
+                    continue
+            if frames is not None and emitted >= frames:
+                return
+            emitted += 1
+            yield frame
+
+
+def decode(input: str | Path, output: str | Path, *, frames: int | None = None, start: float | None = None,
+           device: str = "cpu", overwrite: bool = False, progress: bool = False) -> Summary:
+    """Decode an ``.lvc`` file to ``output``: ``.png`` (one image), a folder or ``%d`` pattern of PNGs,
+    ``.y4m``, ``-`` (y4m on stdout) or ``.mp4`` (lossless x264, with the original audio)."""
+    st = stream_info(input)
+    out = check_output(output, overwrite, (input,))
+    writer = open_writer(out, width=st.width, height=st.height, fps=st.fps,
+                         time_base=st.time_base, source_pixel_format=st.pixel_format,
+                         audio_from=input if st.audio_streams else None)
+    bar = Progress(total=min(st.frames, frames or st.frames), fps=float(st.fps), label="decode",
+                   enabled=progress and st.frames > 1)
+    t0 = time.perf_counter()
+    n = nbytes = 0
+    try:
+        for frame in iter_decode(input, frames=frames, start=start, device=device):
+            writer.write(frame.rgb, frame.pts, frame.duration)
+            n += 1
+            nbytes += frame.nbytes
+            bar.update(frame.nbytes)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        bar.close()
+    return Summary(frames=n, bytes=nbytes, width=st.width, height=st.height, fps=float(st.fps),
+                   seconds=time.perf_counter() - t0)
+
+
+__all__ = ["DEFAULT_GOP", "StreamInfo", "Summary", "decode", "encode", "info", "iter_decode"]

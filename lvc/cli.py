@@ -1,0 +1,137 @@
+"""The ``lvc`` command: ``encode``, ``decode`` and ``info``; ``main(argv) -> int`` over :mod:`lvc.api`.
+
+Heavy imports (torch, PyAV) happen inside the commands, so ``lvc --help`` and ``lvc info`` start
+fast. Every failure a user can cause ends in one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from lvc.errors import LvcError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+DEFAULT_GOP = 12  # lvc.api.DEFAULT_GOP, repeated so --help needs no torch
+
+
+def _gop(text: str) -> int:
+    if text == "auto":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"GOP must be >= 1, got {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lvc", description="lvc: a learned video codec.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--frames", type=int, help="code at most N frames")
+    common.add_argument("--start", type=float, help="start at T seconds (decode: at the I-frame before T)")
+    common.add_argument("--device", default="cpu", help="cpu or cuda")
+    common.add_argument("-y", "--overwrite", action="store_true", help="overwrite existing outputs")
+    common.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+
+    e = sub.add_parser("encode", parents=[common], help="encode an image or video to .lvc")
+    e.add_argument("input", help="any image or video PyAV reads (mp4, mkv, webm, mov, y4m, png, jpg, ...)")
+    e.add_argument("-o", "--output", required=True, help="output .lvc file")
+    e.add_argument("-q", "--quality", type=float, default=4.0, help="1 (smallest) .. 8 (best); fractions allowed")
+    e.add_argument("-g", "--gop", type=_gop, default=DEFAULT_GOP,
+                   help=f"intra period (1 = all-intra; default {DEFAULT_GOP}); 'auto' adds scene-cut detection")
+    e.add_argument("--recon", help="also write the encoder's reconstruction (.png, folder, .y4m or .mp4)")
+    e.add_argument("--model", default=None, help="model id or .pt weight file (default: the shipped model)")
+
+    d = sub.add_parser("decode", parents=[common], help="decode .lvc to frames")
+    d.add_argument("input", help=".lvc file")
+    d.add_argument("-o", "--output", required=True,
+                   help=".png (one image), folder or %%d pattern of PNGs, .y4m, - (y4m on stdout), or .mp4")
+
+    i = sub.add_parser("info", help="print the stream header (does not load torch)")
+    i.add_argument("input", help=".lvc file")
+    return p
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name != "cpu" and not name.startswith("cuda"):
+        raise LvcError(f"--device must be cpu or cuda, got {name!r}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise LvcError("--device cuda: no CUDA device is available")
+    return name
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from lvc import api
+    from lvc.models.zoo import DEFAULT_IMAGE_MODEL
+
+    summary = api.encode(args.input, args.output, quality=args.quality, gop=args.gop or DEFAULT_GOP,
+                         scene_cuts=args.gop == 0, frames=args.frames, start=args.start, recon=args.recon,
+                         model=args.model or DEFAULT_IMAGE_MODEL, device=_device(args.device),
+                         overwrite=args.overwrite, progress=not args.quiet)
+    if not args.quiet:
+        print(f"{args.output}: {summary.line()}")
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from lvc import api
+
+    summary = api.decode(args.input, args.output, frames=args.frames, start=args.start,
+                         device=_device(args.device), overwrite=args.overwrite, progress=not args.quiet)
+    if not args.quiet and args.output != "-":
+        print(f"{args.output}: {summary.line()}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from lvc.info import stream_info
+
+    s = stream_info(args.input)
+    types = s.frame_types if len(s.frame_types) <= 60 else s.frame_types[:60] + "..."
+    print(f"file      {s.path}  ({s.file_bytes} bytes, {s.container})")
+    print(f"video     {s.width}x{s.height}  {float(s.fps):g} fps  source {s.pixel_format}"
+          + (f"  audio streams {s.audio_streams}" if s.audio_streams else ""))
+    print(f"frames    {s.frames}  {types}  GOP {s.gop}")
+    print(f"rate      {s.duration_s:.3f} s  {s.bitrate_kbps:.1f} kb/s  {s.bpp:.4f} bpp  quality {s.quality:g}")
+    print(f"model     {s.model_id}  weights {s.weight_hash}  tile {s.tile or 'none'}")
+    return 0
+
+
+COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``lvc`` with ``argv``; returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed usage or help
+        return EXIT_USAGE if exc.code else 0
+    try:
+        return COMMANDS[args.command](args)
+    except LvcError as exc:
+        print(f"lvc: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("lvc: interrupted; partial outputs were removed", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
+        if os.environ.get("LVC_DEBUG"):
+            raise
+        print(f"lvc: internal error: {type(exc).__name__}: {exc} (LVC_DEBUG=1 shows a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Stream facts for ``lvc info`` and the API, read without decoding (and without torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from lvc import bitstream as bs
+from lvc.errors import CorruptStreamError
+from lvc.io.container import ContainerReader
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What ``lvc info`` prints."""
+
+    path: str
+    file_bytes: int
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    frames: int
+    frame_types: str
+    gop: int
+    model_id: str
+    weight_hash: str
+    quality: float
+    pixel_format: str
+    tile: int
+    duration_s: float
+    audio_streams: int
+    container: str
+
+    @property
+    def bitrate_kbps(self) -> float:
+        return self.file_bytes * 8 / max(self.duration_s, 1e-9) / 1000
+
+    @property
+    def bpp(self) -> float:
+        return self.file_bytes * 8 / (self.width * self.height * max(self.frames, 1))
+
+
+def stream_info(path: str | Path) -> StreamInfo:
+    """Parse every unit header of ``path`` (no pixel decoding)."""
+    header: bs.SequenceHeader | None = None
+    types: list[str] = []
+    qualities: list[float] = []
+    first_pts = last_end = None
+    with ContainerReader(path) as reader:
+        for au in reader.units():
+            for unit in bs.iter_units(au.data, elementary=reader.elementary):
+                if isinstance(unit, bs.SequenceHeader):
+                    header = header or unit
+                elif isinstance(unit, bs.Frame):
+                    types.append(unit.frame_type)
+                    qualities.append(unit.quality)
+                    first_pts = unit.pts if first_pts is None else first_pts
+                    last_end = unit.pts + unit.duration
+        info = reader.info
+    if header is None or not types:
+        raise CorruptStreamError(f"{path}: stream holds no frames")
+    fps = Fraction(header.fps_num, header.fps_den)
+    tb = Fraction(header.tb_num, header.tb_den)
+    duration = float((last_end - first_pts) * tb) if last_end and last_end > first_pts else len(types) / float(fps)
+    return StreamInfo(path=str(path), file_bytes=info.size_bytes, width=header.width, height=header.height, fps=fps, time_base=tb,
+                      frames=len(types), frame_types="".join(types), gop=header.gop, model_id=header.model_id,
+                      weight_hash=header.weight_hash.hex(), quality=sum(qualities) / len(qualities),
+                      pixel_format=header.pixel_format, tile=header.tile, duration_s=duration,
+                      audio_streams=info.audio_streams, container="elementary" if info.elementary else "mp4")

@@ -1,0 +1,38 @@
+"""Output files are written to a temporary name and renamed at the end: no half-written outputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lvc.errors import InputError
+
+
+def check_output(path: str | Path, overwrite: bool, inputs: tuple[str | Path, ...] = ()) -> Path:
+    """Refuse to clobber an existing output (without ``overwrite``) or any input."""
+    path = Path(path)
+    for src in inputs:
+        if Path(src).exists() and path.exists() and path.resolve() == Path(src).resolve():
+            raise InputError(f"{path}: output would overwrite the input")
+    if str(path) == "-":
+        return path
+    if path.is_dir():
+        if any(path.iterdir()) and not overwrite:
+            raise InputError(f"{path}: folder is not empty (use -y to write into it)")
+        return path
+    if path.exists() and not overwrite:
+        raise InputError(f"{path}: already exists (use -y to overwrite)")
+    if "%" not in str(path.parent) and not path.parent.exists():
+        raise InputError(f"{path.parent}: output folder does not exist")
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,310 @@
+"""Reading any input PyAV understands as RGB frames with timing, and writing decoded frames."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from lvc.errors import InputError
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the encoder needs to know about an input before its first frame."""
+
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    frames: int | None  # None when the container does not say
+    pixel_format: str
+    is_still: bool
+
+
+@dataclass
+class SourceFrame:
+    """One decoded input frame, (H, W, 3) uint8 RGB."""
+
+    rgb: np.ndarray
+    pts: int
+    duration: int
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty")
+
+
+def open_media(path: str | Path) -> tuple[MediaInfo, Iterator[SourceFrame]]:
+    """Probe ``path`` and return its info and a lazy iterator over its frames."""
+    import av
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable image or video ({_reason(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: has no video stream")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    if not ctx.width or not ctx.height:
+        container.close()
+        raise InputError(f"{path}: not a readable image or video (no picture size; corrupt or unsupported)")
+    fps = stream.average_rate or stream.guessed_rate or Fraction(25)
+    time_base = stream.time_base or Fraction(1, int(round(fps)) or 25)
+    still = container.format.name in {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe",
+                                       "ppm_pipe", "pgm_pipe", "pam_pipe", "gif", "qoi_pipe"} and (stream.frames or 1) <= 1
+    info = MediaInfo(width=ctx.width, height=ctx.height, fps=Fraction(fps), time_base=Fraction(time_base),
+                     frames=stream.frames or None, pixel_format=ctx.pix_fmt or "unknown", is_still=still)
+    return info, _frames(container, stream, path, fps, time_base)
+
+
+def _frames(container, stream, path: Path, fps: Fraction, time_base: Fraction) -> Iterator[SourceFrame]:  # noqa: ANN001
+    default_duration = max(1, int(round(1 / (fps * time_base)))) if fps and time_base else 1
+    index = 0
+    try:
+        for frame in container.decode(stream):
+            rgb = frame.to_ndarray(format="rgb24")
+            pts = frame.pts if frame.pts is not None else index * default_duration
+            duration = getattr(frame, "duration", None) or default_duration
+            index += 1
+            yield SourceFrame(rgb=rgb, pts=int(pts), duration=int(duration))
+    except av_errors() as exc:
+        raise InputError(f"{path}: decoding failed at frame {index} ({_reason(exc)})") from None
+    finally:
+        container.close()
+    if index == 0:
+        raise InputError(f"{path}: contains no decodable frames")
+
+
+def av_errors() -> tuple[type[BaseException], ...]:
+    import av
+
+    return (av.error.FFmpegError, ValueError)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """The first frame of ``path`` as (H, W, 3) uint8 RGB."""
+    _, frames = open_media(path)
+    try:
+        return next(frames).rgb
+    finally:
+        frames.close()
+
+
+def write_png(path: str | Path, rgb: np.ndarray) -> None:
+    """Write ``rgb`` (H, W, 3) uint8 as PNG (atomically: temp file, then rename)."""
+    from PIL import Image
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        Image.fromarray(rgb, "RGB").save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------- writers
+class FrameWriter:
+    """Writes RGB frames somewhere; ``close()`` publishes, ``abort()`` leaves nothing behind."""
+
+    def write(self, rgb: np.ndarray, pts: int, duration: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> FrameWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _yuv_planes(rgb: np.ndarray, pix_fmt: str) -> bytes:
+    """RGB -> planar YUV bytes (swscale, BT.601 limited range as ffmpeg's default), no row padding."""
+    import av
+
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format=pix_fmt)
+    out = bytearray()
+    for plane in frame.planes:
+        w, h = plane.width, plane.height
+        buf = np.frombuffer(plane, dtype=np.uint8).reshape(h, plane.line_size)[:, :w]
+        out += buf.tobytes()
+    return bytes(out)
+
+
+Y4M_CHROMA = {"yuv420p": "420jpeg", "yuv444p": "444"}
+
+
+class Y4mWriter(FrameWriter):
+    """YUV4MPEG2 to a file or to stdout (``-``), in 4:2:0 (default) or 4:4:4."""
+
+    def __init__(self, path: str | Path, *, width: int, height: int, fps: Fraction, pix_fmt: str = "yuv420p") -> None:
+        self.stdout = str(path) == "-"
+        self.path = Path(path)
+        self.pix_fmt = pix_fmt
+        if self.stdout:
+            import sys
+
+            self._f = sys.stdout.buffer
+        else:
+            self.tmp = _tmp(self.path)
+            self._f = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
+        fps = Fraction(fps).limit_denominator(1 << 30)
+        self._f.write(f"YUV4MPEG2 W{width} H{height} F{fps.numerator}:{fps.denominator} Ip A1:1 "
+                      f"C{Y4M_CHROMA[pix_fmt]}\n".encode())
+
+    def write(self, rgb: np.ndarray, pts: int, duration: int) -> None:
+        self._f.write(b"FRAME\n")
+        self._f.write(_yuv_planes(rgb, self.pix_fmt))
+
+    def close(self) -> None:
+        self._f.flush()
+        if not self.stdout:
+            self._f.close()
+            os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if not self.stdout:
+            self._f.close()
+            self.tmp.unlink(missing_ok=True)
+
+
+class PngWriter(FrameWriter):
+    """One PNG per frame: into a folder (``frame_000000.png``...), to a ``%d`` pattern, or one file."""
+
+    def __init__(self, path: str | Path) -> None:
+        text = str(path)
+        self.single = "%" not in text and Path(text).suffix.lower() == ".png"
+        if "%" in text:
+            self.pattern = text
+        elif self.single:
+            self.pattern = text
+        else:
+            Path(text).mkdir(parents=True, exist_ok=True)
+            self.pattern = str(Path(text) / "frame_%06d.png")
+        self.written: list[tuple[Path, Path]] = []
+
+    def write(self, rgb: np.ndarray, pts: int, duration: int) -> None:
+        from PIL import Image
+
+        if self.single and self.written:
+            raise InputError(f"{self.pattern}: more than one frame; write to a folder or a %d pattern")
+        final = Path(self.pattern if self.single else self.pattern % len(self.written))
+        tmp = _tmp(final)
+        Image.fromarray(rgb, "RGB").save(tmp, format="PNG")
+        self.written.append((tmp, final))
+
+    def close(self) -> None:
+        for tmp, final in self.written:
+            os.replace(tmp, final)
+
+    def abort(self) -> None:
+        for tmp, _ in self.written:
+            tmp.unlink(missing_ok=True)
+
+
+class Mp4Writer(FrameWriter):
+    """H.264 (x264, lossless in YUV 4:4:4: ``qp=0``), with the source's audio copied back in."""
+
+    def __init__(self, path: str | Path, *, width: int, height: int, fps: Fraction, time_base: Fraction,
+                 audio_from: str | Path | None = None) -> None:
+        import av
+
+        self.path = Path(path)
+        self.tmp = _tmp(self.path)
+        self._out = av.open(str(self.tmp), "w", format="mp4")
+        self._v = self._out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1 << 16))
+        self._v.width, self._v.height = width, height
+        self._v.pix_fmt = "yuv444p"  # 4:4:4 also takes odd sizes
+        self._v.time_base = time_base
+        self._v.options = {"qp": "0", "preset": "medium"}
+        self.time_base = time_base
+        self._audio = None
+        if audio_from is not None:
+            src = av.open(str(audio_from))
+            if src.streams.audio:
+                try:
+                    self._a = self._out.add_stream_from_template(src.streams.audio[0])
+                    self._audio = src
+                except (ValueError, av.error.FFmpegError):
+                    src.close()
+            else:
+                src.close()
+
+    def write(self, rgb: np.ndarray, pts: int, duration: int) -> None:
+        import av
+
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = pts
+        frame.time_base = self.time_base
+        for packet in self._v.encode(frame):
+            self._out.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._v.encode(None):
+            self._out.mux(packet)
+        if self._audio is not None:
+            for packet in self._audio.demux(self._audio.streams.audio[0]):
+                if packet.dts is not None:
+                    packet.stream = self._a
+                    self._out.mux(packet)
+            self._audio.close()
+        self._out.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            self._out.close()
+        except Exception:  # noqa: BLE001 - the partial file is removed anyway
+            pass
+        if self._audio is not None:
+            self._audio.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v"}
+
+
+def open_writer(path: str | Path, *, width: int, height: int, fps: Fraction, time_base: Fraction,
+                source_pixel_format: str = "yuv420p", audio_from: str | Path | None = None) -> FrameWriter:
+    """A writer chosen by ``path``: ``-`` or ``.y4m`` (YUV4MPEG2), ``.mp4``, ``.png`` / ``%d`` / folder (PNG)."""
+    text = str(path)
+    suffix = Path(text).suffix.lower()
+    if text == "-" or suffix == ".y4m":
+        pix = "yuv444p" if source_pixel_format.startswith(("yuv444", "gbr", "rgb", "bgr")) else "yuv420p"
+        return Y4mWriter(path, width=width, height=height, fps=fps, pix_fmt=pix)
+    if suffix in VIDEO_SUFFIXES:
+        return Mp4Writer(path, width=width, height=height, fps=fps, time_base=time_base, audio_from=audio_from)
+    if suffix == ".png" or "%" in text or suffix == "":
+        return PngWriter(path)
+    raise InputError(f"{path}: unknown output type (use .mp4, .y4m, -, .png, a %d pattern or a folder)")

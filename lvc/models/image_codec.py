@@ -1,0 +1,184 @@
+"""The learned image codec: mean-scale hyperprior with a channel-group context and quality gains.
+
+Minnen, Ballé & Toderici 2018 (mean-scale hyperprior), with the serial autoregressive context
+replaced by a parallel channel-group context (Minnen & Singh 2020) and one model for every rate
+through per-quality gains (Cui et al. 2021)::
+
+    x ──g_a──► y ──×gain(q)──► y_s ──Q──► y_hat_s ──÷gain(q)──► y_hat ──g_s(·, q)──► x_hat
+                    │                         ▲
+                  h_a(y/σ₀)·zgain(q)          │ mean, scale per channel group
+                    ▼                         │
+                    z ──Q──► z_hat ──h_s──► hyper ──context(hyper, earlier groups)──┘
+
+σ₀ (``log_prior_std``) is a per-channel scale taken from the transform's own statistics at
+initialisation, so the untrained entropy model already matches the data.
+
+Inputs are (B, 3, H, W) in [0, 1] of any size: they are padded (edge replication) to a multiple
+of ``stride`` and the output is cropped back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lvc.entropy import FactorizedPrior, GaussianConditional
+from lvc.models.context import ChannelGroupContext
+from lvc.models.layers import QualityGains
+
+
+@dataclass
+class CodecOutput:
+    """Training proxy output: reconstruction and likelihoods of every coded latent."""
+
+    x_hat: Tensor
+    likelihoods: dict[str, Tensor]
+
+
+@dataclass
+class Compressed:
+    """Real bytes (``streams``: z first, then one per channel group) and the decoder-exact ``x_hat``."""
+
+    streams: list[bytes]
+    x_hat: Tensor
+
+
+# Codes one channel group: (group index, y_s slice or None when decoding, mean, scale) -> y_hat_s slice.
+GroupCoder = Callable[[int, "Tensor | None", Tensor, Tensor], Tensor]
+
+
+class ImageCodec(nn.Module):
+    """Learned image codec; parts are injected (see ``lvc.models.builders``)."""
+
+    def __init__(self, *, analysis: nn.Module, synthesis: nn.Module, hyper_analysis: nn.Module,
+                 hyper_synthesis: nn.Module, context: ChannelGroupContext, hyper_prior: FactorizedPrior,
+                 conditional: GaussianConditional, y_gains: QualityGains, z_gains: QualityGains,
+                 latent_channels: int, stride: int = 32) -> None:
+        super().__init__()
+        self.g_a = analysis
+        self.g_s = synthesis
+        self.h_a = hyper_analysis
+        self.h_s = hyper_synthesis
+        self.context = context
+        self.hyper_prior = hyper_prior
+        self.conditional = conditional
+        self.y_gains = y_gains
+        self.z_gains = z_gains
+        self.stride = stride
+        self.latent_stride = stride // 4
+        self.log_prior_std = nn.Parameter(torch.zeros(latent_channels))
+
+    # ------------------------------------------------------------------ shared helpers
+    def _pad(self, x: Tensor) -> Tensor:
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % self.stride, (-w) % self.stride
+        return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+    def _prior_std(self) -> Tensor:
+        return self.log_prior_std.exp()[None, :, None, None]
+
+    def _hyper_analysis(self, y: Tensor, q: Tensor) -> Tensor:
+        return self.h_a(y / self._prior_std()) * self.z_gains(q)
+
+    def _code_groups(self, hyper: Tensor, gain: Tensor, code: GroupCoder, y_s: Tensor | None) -> Tensor:
+        """Run the channel-group context; ``code`` quantizes / codes each group. Returns y_hat (unscaled)."""
+        std = self._prior_std()
+        decoded: list[Tensor] = []  # normalised y_hat of earlier groups, the context's input
+        out: list[Tensor] = []
+        for i, sl in enumerate(self.context.slices()):
+            mean_n, log_scale_n = self.context(i, hyper, decoded)
+            unit = std[:, sl] * gain[:, sl]
+            y_hat_s = code(i, None if y_s is None else y_s[:, sl], mean_n * unit, log_scale_n.exp() * unit)
+            y_hat = y_hat_s / gain[:, sl]
+            decoded.append(y_hat / std[:, sl])
+            out.append(y_hat)
+        return torch.cat(out, dim=1)
+
+    def _synthesize(self, y_hat: Tensor, q: Tensor, size: tuple[int, int]) -> Tensor:
+        return self.g_s(y_hat, q)[..., : size[0], : size[1]]
+
+    @staticmethod
+    def _quality(q: float | Tensor, batch: int, device: torch.device) -> Tensor:
+        q = torch.as_tensor(q, dtype=torch.float32, device=device)
+        return q.expand(batch) if q.dim() == 0 else q
+
+    # ------------------------------------------------------------------ the contract
+    def forward(self, x: Tensor, q: float | Tensor) -> CodecOutput:
+        """Training proxy. x: (B, 3, H, W) in [0, 1]; q: scalar or (B,) in [1, levels]."""
+        q = self._quality(q, x.shape[0], x.device)
+        y = self.g_a(self._pad(x)).float()
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            gain = self.y_gains(q)
+            z_hat_s, z_lik = self.hyper_prior(self._hyper_analysis(y, q))
+            hyper = self.h_s(z_hat_s / self.z_gains(q))
+            liks: list[Tensor] = []
+
+            def code(i: int, y_s: Tensor | None, mean: Tensor, scale: Tensor) -> Tensor:
+                y_hat_s, lik = self.conditional(y_s, mean, scale)
+                liks.append(lik)
+                return y_hat_s
+
+            y_hat = self._code_groups(hyper, gain, code, y * gain)
+        x_hat = self._synthesize(y_hat, q, x.shape[-2:])
+        return CodecOutput(x_hat=x_hat, likelihoods={"y": torch.cat(liks, dim=1), "z": z_lik})
+
+    @torch.no_grad()
+    def compress(self, x: Tensor, q: float) -> Compressed:
+        """Real bytes for x (1, 3, H, W) in [0, 1], and the reconstruction the decoder will produce."""
+        q_t = self._quality(q, x.shape[0], x.device)
+        y = self.g_a(self._pad(x))
+        gain = self.y_gains(q_t)
+        z_stream, z_hat_s = self.hyper_prior.compress(self._hyper_analysis(y, q_t))
+        hyper = self.h_s(z_hat_s.to(x.device) / self.z_gains(q_t))
+        streams = [z_stream]
+
+        def code(i: int, y_s: Tensor | None, mean: Tensor, scale: Tensor) -> Tensor:
+            data, y_hat_s = self.conditional.compress(y_s, mean, scale)
+            streams.append(data)
+            return y_hat_s.to(mean.device)
+
+        y_hat = self._code_groups(hyper, gain, code, y * gain)
+        return Compressed(streams=streams, x_hat=self._synthesize(y_hat, q_t, x.shape[-2:]))
+
+    @torch.no_grad()
+    def decompress(self, streams: list[bytes], size: tuple[int, int], q: float,
+                   device: torch.device | str = "cpu") -> Tensor:
+        """x_hat (1, 3, H, W) from ``streams`` for an image of ``size`` = (H, W) coded at quality ``q``."""
+        expected = 1 + len(self.context.groups)
+        if len(streams) != expected:
+            raise ValueError(f"expected {expected} streams, got {len(streams)}")
+        q_t = self._quality(q, 1, torch.device(device))
+        hp, wp = (-(-s // self.stride) * self.stride for s in size)
+        z_shape = (1, self.hyper_prior.channels, hp // self.stride, wp // self.stride)
+        z_hat_s = self.hyper_prior.decompress(streams[0], z_shape).to(device)
+        hyper = self.h_s(z_hat_s / self.z_gains(q_t))
+        gain = self.y_gains(q_t)
+
+        def code(i: int, y_s: Tensor | None, mean: Tensor, scale: Tensor) -> Tensor:
+            return self.conditional.decompress(streams[1 + i], mean, scale)
+
+        y_hat = self._code_groups(hyper, gain, code, None)
+        return self._synthesize(y_hat, q_t, size)
+
+    # ------------------------------------------------------------------ setup
+    @torch.no_grad()
+    def calibrate(self, x: Tensor) -> None:
+        """Set σ₀ to the per-channel std of ``g_a(x)``: the entropy model's warm start.
+
+        Transforms that normalise their coefficients (``set_coefficient_scale``) get the same
+        statistics, measured on the untrained transform.
+        """
+        std = self.g_a(self._pad(x)).float().std(dim=(0, 2, 3)).clamp_min(1e-3)
+        for t in (self.g_a, self.g_s):
+            if hasattr(t, "set_coefficient_scale"):
+                t.set_coefficient_scale(std)
+        self.log_prior_std.copy_(std.log())
+
+    def update(self) -> None:
+        """Freeze the entropy models into integer coding tables (before export)."""
+        self.hyper_prior.update()
+        self.conditional.update()

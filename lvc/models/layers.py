@@ -1,0 +1,151 @@
+"""Building blocks: fixed-initialised classical transforms, residual blocks and quality gains.
+
+The classical pieces (colour transform, 8x8 DCT) are ordinary learnable convolutions whose
+*initial* weights are the classical transform, so step 0 of training is already a working
+transform codec (DESIGN.md §6, "start from a classical transform, not from noise").
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+# JPEG (ITU T.81 Annex K) quantisation tables, row-major (u = vertical, v = horizontal frequency).
+JPEG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+             14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+             49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+JPEG_CHROMA = (17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+               47, 66, 99, 99, 99, 99, 99, 99) + (99,) * 32
+
+# Full-range BT.601 RGB -> YCbCr on [0, 1] values, with Y centred on 0 like Cb and Cr.
+_RGB_TO_YCBCR = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
+_YCBCR_OFFSET = (-0.5, 0.0, 0.0)
+
+
+def dct_matrix(n: int = 8) -> Tensor:
+    """Orthonormal DCT-II matrix ``D[k, i]`` (float64)."""
+    k = torch.arange(n, dtype=torch.float64)[:, None]
+    i = torch.arange(n, dtype=torch.float64)[None, :]
+    d = torch.cos(math.pi * (2 * i + 1) * k / (2 * n)) * math.sqrt(2.0 / n)
+    d[0] /= math.sqrt(2.0)
+    return d
+
+
+def frequency_order(block: int = 8, colours: int = 3) -> list[tuple[int, int, int]]:
+    """(colour, u, v) triples sorted low to high frequency, colours interleaved per radius."""
+    triples = [(c, u, v) for c in range(colours) for u in range(block) for v in range(block)]
+    return sorted(triples, key=lambda t: (t[1] + t[2], t[0], t[1]))
+
+
+class ColourTransform(nn.Conv2d):
+    """Learnable 1x1 colour transform initialised to RGB -> YCbCr, or its inverse."""
+
+    def __init__(self, *, inverse: bool = False) -> None:
+        super().__init__(3, 3, 1)
+        m = torch.tensor(_RGB_TO_YCBCR, dtype=torch.float64)
+        off = torch.tensor(_YCBCR_OFFSET, dtype=torch.float64)
+        with torch.no_grad():
+            if inverse:
+                inv = torch.linalg.inv(m)
+                self.weight.copy_(inv[:, :, None, None].float())
+                self.bias.copy_((-inv @ off).float())
+            else:
+                self.weight.copy_(m[:, :, None, None].float())
+                self.bias.copy_(off.float())
+
+
+class BlockDCT(nn.Module):
+    """Pixel-unshuffle by ``block`` then a learnable 1x1 conv initialised to the 2-D DCT.
+
+    (B, 3, H, W) -> (B, 3*block², H/block, W/block), channels in :func:`frequency_order`.
+    The inverse (``inverse=True``) is the transposed basis followed by pixel-shuffle.
+    """
+
+    def __init__(self, *, block: int = 8, inverse: bool = False, random_init: bool = False) -> None:
+        super().__init__()
+        self.block = block
+        self.inverse = inverse
+        n = 3 * block * block
+        self.conv = nn.Conv2d(n, n, 1, bias=False)
+        if not random_init:
+            d = dct_matrix(block)
+            basis = torch.zeros(n, n, dtype=torch.float64)
+            for o, (c, u, v) in enumerate(frequency_order(block)):
+                basis[o, c * block * block:(c + 1) * block * block] = torch.outer(d[u], d[v]).reshape(-1)
+            w = basis.T if inverse else basis
+            with torch.no_grad():
+                self.conv.weight.copy_(w[:, :, None, None].float())
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.inverse:
+            return F.pixel_shuffle(self.conv(x), self.block)
+        return self.conv(F.pixel_unshuffle(x, self.block))
+
+
+class QualityGains(nn.Module):
+    """Per-channel gains at ``levels`` anchor qualities, interpolated geometrically in between.
+
+    ``forward(q)`` with q of shape (B,) in [1, levels] gives (B, C, 1, 1). One model then serves
+    every rate (gain units as in DCVC-HEM / Cui et al. 2021).
+    """
+
+    def __init__(self, *, levels: int, channels: int, init: Tensor | None = None) -> None:
+        super().__init__()
+        self.levels = levels
+        log_gain = torch.zeros(levels, channels) if init is None else init.log().float()
+        self.log_gain = nn.Parameter(log_gain.clone())
+
+    def log(self, q: Tensor) -> Tensor:
+        q = q.to(self.log_gain.dtype).clamp(1, self.levels) - 1
+        lo = q.floor().clamp(max=self.levels - 2).long()
+        t = (q - lo)[:, None]
+        g = (1 - t) * self.log_gain[lo] + t * self.log_gain[lo + 1]
+        return g[:, :, None, None]
+
+    def forward(self, q: Tensor) -> Tensor:
+        return self.log(q).exp()
+
+
+class ResBlock(nn.Module):
+    """``x + conv(act(conv(x)))``; the last conv starts at zero so the block starts as identity.
+
+    With ``gains`` the hidden features are scaled per quality (the decoder's quality conditioning).
+    """
+
+    def __init__(self, *, channels: int, hidden: int, kernel: int = 3, gains: QualityGains | None = None) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, hidden, kernel, padding=kernel // 2)
+        self.act = nn.LeakyReLU(0.1)
+        self.conv2 = nn.Conv2d(hidden, channels, kernel, padding=kernel // 2)
+        self.gains = gains
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: Tensor, q: Tensor | None = None) -> Tensor:
+        h = self.act(self.conv1(x))
+        if self.gains is not None and q is not None:
+            h = h * self.gains(q).to(h.dtype)
+        return x + self.conv2(h)
+
+
+class PixelRefine(nn.Module):
+    """Cheap full-resolution residual refinement: work at stride 2 after pixel-unshuffle.
+
+    Sees 6 pixels either side, enough to smooth 8x8 block edges, at about 4k MACs per pixel.
+    """
+
+    def __init__(self, *, hidden: int = 32, layers: int = 3) -> None:
+        super().__init__()
+        mods: list[nn.Module] = [nn.Conv2d(12, hidden, 3, padding=1), nn.LeakyReLU(0.1)]
+        for _ in range(layers - 2):
+            mods += [nn.Conv2d(hidden, hidden, 3, padding=1), nn.LeakyReLU(0.1)]
+        last = nn.Conv2d(hidden, 12, 3, padding=1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.body = nn.Sequential(*mods, last)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + F.pixel_shuffle(self.body(F.pixel_unshuffle(x, 2)), 2)

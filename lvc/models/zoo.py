@@ -1,0 +1,101 @@
+"""Shipped models: ids -> weight files under ``lvc/weights`` -> built modules. Never downloads.
+
+A weight file is a ``torch.save`` dict::
+
+    {"format": 1, "id": str, "kind": "image", "spec": dict, "state_dict": {name: tensor}}
+
+Floating-point tensors are stored as fp16 and loaded as fp32; integer coding tables are stored
+exactly. The weight hash written into every stream is the SHA-256 of the file's bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from lvc.errors import UnsupportedStreamError
+from lvc.models.builders import ImageCodecSpec, build_image_codec
+from lvc.models.image_codec import ImageCodec
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_IMAGE_MODEL = "intra-dct-hp"
+HASH_BYTES = 8  # of the SHA-256, as written into stream headers
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to code, with the id and hash that identify it in streams."""
+
+    model_id: str
+    weight_hash: bytes
+    codec: ImageCodec
+
+
+def search_dirs() -> list[Path]:
+    """Folders searched for weights: ``$LVC_WEIGHTS_PATH`` (os.pathsep-separated), then the package's."""
+    extra = [Path(p) for p in os.environ.get("LVC_WEIGHTS_PATH", "").split(os.pathsep) if p]
+    return [*extra, WEIGHTS_DIR]
+
+
+def weight_path(model_id: str) -> Path:
+    """Path of an installed model's weights (the first match along :func:`search_dirs`)."""
+    for d in search_dirs():
+        if (d / f"{model_id}.pt").exists():
+            return d / f"{model_id}.pt"
+    return WEIGHTS_DIR / f"{model_id}.pt"
+
+
+def available() -> list[str]:
+    """Ids of the installed models."""
+    return sorted({p.stem for d in search_dirs() if d.is_dir() for p in d.glob("*.pt")})
+
+
+def file_hash(path: Path) -> bytes:
+    """Truncated SHA-256 of a weight file."""
+    return hashlib.sha256(path.read_bytes()).digest()[:HASH_BYTES]
+
+
+def load_state(path_or_id: str | Path) -> dict[str, torch.Tensor]:
+    """The fp32 state dict of a weight file, given a path or a shipped id."""
+    path = Path(path_or_id)
+    if not path.exists():
+        path = weight_path(str(path_or_id))
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> LoadedModel:
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if blob.get("format") != 1 or blob.get("kind") != "image":
+        raise UnsupportedStreamError(f"{path.name} is not an lvc image-model weight file")
+    codec = build_image_codec(ImageCodecSpec(**blob["spec"]))
+    codec.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()})
+    codec.eval()
+    return LoadedModel(model_id=blob["id"], weight_hash=file_hash(path), codec=codec)
+
+
+def load_image_model(model_id: str = DEFAULT_IMAGE_MODEL) -> LoadedModel:
+    """Load an installed image model by id, or from a ``.pt`` weight file path."""
+    p = Path(model_id) if model_id.endswith(".pt") else weight_path(model_id)
+    if not p.exists():
+        raise UnsupportedStreamError(
+            f"model '{model_id}' is not installed (looked for {p}); installed: {', '.join(available()) or 'none'}")
+    return _load(p.resolve())
+
+
+def find_by_hash(model_id: str, weight_hash: bytes, preferred: LoadedModel | None = None) -> LoadedModel:
+    """The installed model that a stream names (``preferred`` if it matches); refuses a hash mismatch."""
+    if preferred is not None and (preferred.model_id, preferred.weight_hash) == (model_id, weight_hash):
+        return preferred
+    model = load_image_model(model_id)
+    if model.weight_hash != weight_hash:
+        raise UnsupportedStreamError(
+            f"stream was made with weights {weight_hash.hex()} of model '{model_id}', "
+            f"but this install has {model.weight_hash.hex()}")
+    return model

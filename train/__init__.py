@@ -1,0 +1,1 @@
+"""Training for lvc (Lightning). Run as ``python -m train fit -c configs/intra.yaml``."""

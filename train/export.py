@@ -1,0 +1,69 @@
+"""Export a training checkpoint to shipped weights: ``python -m train export CKPT --id NAME``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from lvc.models.builders import ImageCodecSpec, build_image_codec
+from lvc.models.zoo import WEIGHTS_DIR, file_hash
+
+
+def prepare_for_shipping(codec: torch.nn.Module) -> torch.nn.Module:
+    """Round every float to fp16 (as stored), then build the coding tables from those values, so
+    what is measured before export is exactly what ships."""
+    codec = codec.cpu().eval()
+    with torch.no_grad():
+        for t in [*codec.parameters(), *codec.buffers()]:
+            if t.is_floating_point():
+                t.copy_(t.half().float())
+    codec.update()
+    return codec
+
+
+def export_codec(codec: torch.nn.Module, spec: ImageCodecSpec, model_id: str, out_dir: Path = WEIGHTS_DIR,
+                 meta: dict | None = None) -> Path:
+    """Build the coding tables and write ``<out_dir>/<model_id>.pt`` (fp16 floats)."""
+    codec = prepare_for_shipping(codec)
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in codec.state_dict().items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{model_id}.pt"
+    tmp = path.with_suffix(".tmp")
+    torch.save({"format": 1, "id": model_id, "kind": "image", "spec": spec.to_dict(), "state_dict": state,
+                "meta": meta or {}}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def codec_from_checkpoint(ckpt: str | Path) -> tuple[torch.nn.Module, ImageCodecSpec, dict]:
+    """The codec of a :class:`train.intra.IntraModule` checkpoint, rounded to fp16 as shipped, with
+    coding tables built; and ``meta`` (steps, CPU-hours)."""
+    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    spec = blob["hyper_parameters"].get("spec") or ImageCodecSpec()
+    if isinstance(spec, dict):
+        spec = ImageCodecSpec(**spec)
+    codec = build_image_codec(spec)
+    prefix = "codec."
+    codec.load_state_dict({k[len(prefix):]: v for k, v in blob["state_dict"].items() if k.startswith(prefix)})
+    meta = {"steps": int(blob.get("global_step", 0)), "cpu_hours": float(blob.get("cpu_seconds", 0.0)) / 3600,
+            "source": str(ckpt)}
+    return prepare_for_shipping(codec), spec, meta
+
+
+def export_checkpoint(ckpt: str | Path, model_id: str, out_dir: Path = WEIGHTS_DIR) -> Path:
+    """Export a Lightning checkpoint of :class:`train.intra.IntraModule`."""
+    codec, spec, meta = codec_from_checkpoint(ckpt)
+    return export_codec(codec, spec, model_id, out_dir, meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train export", description=__doc__)
+    parser.add_argument("checkpoint")
+    parser.add_argument("--id", required=True, help="model id (file name under lvc/weights)")
+    parser.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR)
+    args = parser.parse_args(argv)
+    path = export_checkpoint(args.checkpoint, args.id, args.out_dir)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, hash {file_hash(path).hex()})")
+    return 0

@@ -1,0 +1,113 @@
+"""LightningModule for the intra codec: one model trained over the whole quality range."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from lvc.models.builders import ImageCodecSpec, build_image_codec
+from lvc.models.zoo import load_state
+from train.losses import rate_bpp
+
+# λ of each anchor quality (CompressAI's MSE ladder, loss = λ·255²·MSE + bpp).
+DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
+# Layers initialised to a classical transform (colour and DCT bases).
+CLASSICAL_LAYERS = ("g_a.colour", "g_a.dct", "g_s.idct", "g_s.colour")
+
+
+def param_group(name: str) -> str:
+    """Which learning-rate group a codec parameter belongs to."""
+    if name.startswith(CLASSICAL_LAYERS):
+        return "classical"
+    if name.startswith(("g_a.", "g_s.")):
+        return "transform"
+    if name.startswith("hyper_prior."):
+        return "prior"
+    return "rest"
+
+
+class IntraModule(L.LightningModule):
+    """Rate–distortion training of :class:`lvc.models.image_codec.ImageCodec`.
+
+    Each sample of a batch draws its own quality q ~ U[1, levels]; its λ is interpolated
+    log-linearly between the anchors, exactly as the gains are.
+    """
+
+    def __init__(self, *, spec: ImageCodecSpec | None = None, lambdas: tuple[float, ...] = DEFAULT_LAMBDAS,
+                 lr: float = 1e-3, min_lr: float = 5e-5, warmup_steps: int = 200, decay_steps: int = 10000,
+                 transform_lr_scale: float = 0.2, classical_lr_scale: float = 0.02, prior_lr_scale: float = 5.0,
+                 calibrate: bool = True,
+                 init_weights: str | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.spec = spec or ImageCodecSpec()
+        if len(lambdas) != self.spec.levels:
+            raise ValueError(f"{len(lambdas)} lambdas for {self.spec.levels} quality levels")
+        self.codec = build_image_codec(self.spec)
+        if init_weights:
+            self.codec.load_state_dict(load_state(init_weights), strict=False)
+        self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
+        self._t0 = time.monotonic()
+        self.cpu_seconds_before = 0.0  # carried over when resuming
+
+    def lam(self, q: Tensor) -> Tensor:
+        """λ at qualities q (B,) by log-linear interpolation between anchors."""
+        q = q.clamp(1, self.spec.levels) - 1
+        lo = q.floor().clamp(max=self.spec.levels - 2).long()
+        t = q - lo
+        return torch.exp((1 - t) * self.log_lambdas[lo] + t * self.log_lambdas[lo + 1])
+
+    def on_fit_start(self) -> None:
+        if self.hparams.calibrate and self.global_step == 0 and not self.hparams.init_weights:
+            batch = torch.stack([self.trainer.datamodule.dataset[i] for i in range(64)]).to(self.device)
+            self.codec.calibrate(batch)
+
+    def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
+        q = torch.empty(x.shape[0], device=x.device).uniform_(1, self.spec.levels)
+        out = self.codec(x, q)
+        num_pixels = x.shape[-1] * x.shape[-2]
+        bpp = rate_bpp(out.likelihoods["y"], num_pixels) + rate_bpp(out.likelihoods["z"], num_pixels)
+        mse = (out.x_hat.float() - x).pow(2).mean(dim=(1, 2, 3))
+        loss = (self.lam(q) * 255 ** 2 * mse + bpp).mean()
+        psnr = -10 * torch.log10(mse.clamp_min(1e-10))
+        self.log_dict({"loss": loss, "bpp": bpp.mean(), "psnr": psnr.mean(),
+                       "bpp_z": rate_bpp(out.likelihoods["z"], num_pixels).mean(),
+                       "cpu_hours": (self.cpu_seconds_before + time.monotonic() - self._t0) / 3600},
+                      prog_bar=True)
+        return loss
+
+    def configure_optimizers(self):  # noqa: ANN201
+        # Adam moves every weight by about lr per step whatever its gradient, which would wreck the
+        # exact colour/DCT initialisation within a hundred steps: those layers learn more slowly.
+        # The transforms' wide convolutions feed latents that the gains multiply by up to ~60, and Adam's
+        # sign-like early steps move all their weights at once: at the entropy model's rate they diverge.
+        # The factorized prior starts broad and must sharpen by O(1) in softplus space: it learns faster.
+        hp = self.hparams
+        scales = {"classical": 1.0 if self.spec.random_init else hp.classical_lr_scale,
+                  "transform": hp.transform_lr_scale, "prior": hp.prior_lr_scale, "rest": 1.0}
+        groups: dict[str, list] = {k: [] for k in scales}
+        for name, p in self.codec.named_parameters():
+            groups[param_group(name)].append(p)
+        opt = torch.optim.Adam([{"params": ps, "lr": hp.lr * scales[k]} for k, ps in groups.items() if ps], lr=hp.lr)
+        warm, decay = self.hparams.warmup_steps, self.hparams.decay_steps
+        floor = self.hparams.min_lr / self.hparams.lr
+
+        def schedule(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            t = min(1.0, (step - warm) / max(1, decay - warm))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["cpu_seconds"] = self.cpu_seconds_before + time.monotonic() - self._t0
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.cpu_seconds_before = float(checkpoint.get("cpu_seconds", 0.0))
