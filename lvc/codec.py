@@ -40,8 +40,9 @@ class EncodedFrame:
 class DecodedFrame:
     """A decoded frame with its timing, type and size in the stream.
 
-    ``extras`` holds the decoder's intermediates for inspection (for P-frames: flow, prediction,
-    residual); I-frames have none.
+    ``parts`` splits ``nbytes`` by what the bytes code (``header``, ``hyper``, ``latent``; P-frames
+    will add ``motion`` and ``residual``). ``extras`` holds the decoder's intermediates for
+    inspection (for P-frames: flow, prediction, residual); I-frames have none.
     """
 
     rgb: np.ndarray
@@ -51,6 +52,7 @@ class DecodedFrame:
     nbytes: int
     index: int
     quality: float
+    parts: dict[str, int] = field(default_factory=dict)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -131,4 +133,5 @@ class VideoDecoder:
             if bs.frame_crc(rgb.tobytes()) != unit.recon_crc:
                 raise CorruptStreamError(f"frame {index}: decoded pixels do not match the encoder's checksum "
                                          "(decoder drift or corrupted data)")
-        return DecodedFrame(rgb, unit.frame_type, unit.pts, unit.duration, nbytes, index, unit.quality)
+        return DecodedFrame(rgb, unit.frame_type, unit.pts, unit.duration, nbytes, index, unit.quality,
+                            parts=intra.stream_parts(unit.streams, nbytes))

@@ -58,6 +58,13 @@ class IntraCoder:
             recon[top:bottom, left:right] = to_uint8(c.x_hat)
         return streams, recon
 
+    def stream_parts(self, streams: list[bytes], total: int) -> dict[str, int]:
+        """Bytes of the hyper-latent (z) and latent (y) streams; the rest of ``total`` is headers."""
+        k = self.streams_per_tile
+        hyper = sum(len(s) for i, s in enumerate(streams) if i % k == 0)
+        latent = sum(len(s) for i, s in enumerate(streams) if i % k != 0)
+        return {"header": total - hyper - latent, "hyper": hyper, "latent": latent}
+
     @torch.inference_mode()
     def decode(self, streams: list[bytes], height: int, width: int, quality: float) -> np.ndarray:
         """The frame (H, W, 3) uint8 from its streams."""

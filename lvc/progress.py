@@ -18,6 +18,7 @@ class Progress:
         self.bytes = 0
         self.t0 = time.perf_counter()
         self._last = 0.0
+        self._drawn = 0
 
     def update(self, nbytes: int = 0) -> None:
         self.frames += 1
@@ -28,6 +29,7 @@ class Progress:
             self._draw(now)
 
     def _draw(self, now: float) -> None:
+        self._drawn = self.frames
         elapsed = max(now - self.t0, 1e-9)
         rate = self.frames / elapsed
         kbps = self.bytes * 8 * self.fps / max(self.frames, 1) / 1000
@@ -45,6 +47,7 @@ class Progress:
 
     def close(self) -> None:
         if self.enabled and self.frames:
-            self._draw(time.perf_counter())
+            if self._drawn != self.frames:
+                self._draw(time.perf_counter())
             sys.stderr.write("\n")
             sys.stderr.flush()

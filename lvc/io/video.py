@@ -66,9 +66,23 @@ def open_media(path: str | Path) -> tuple[MediaInfo, Iterator[SourceFrame]]:
     time_base = stream.time_base or Fraction(1, int(round(fps)) or 25)
     still = container.format.name in {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe",
                                        "ppm_pipe", "pgm_pipe", "pam_pipe", "gif", "qoi_pipe"} and (stream.frames or 1) <= 1
-    info = MediaInfo(width=ctx.width, height=ctx.height, fps=Fraction(fps), time_base=Fraction(time_base),
-                     frames=stream.frames or None, pixel_format=ctx.pix_fmt or "unknown", is_still=still)
-    return info, _frames(container, stream, path, fps, time_base)
+    frames = stream.frames or None
+    if frames is None and container.duration and fps:  # y4m and raw streams: estimate from the duration
+        frames = max(1, round(container.duration / 1_000_000 * float(fps)))
+    source = _frames(container, stream, path, fps, time_base)
+    first = next(source)  # decoded now: it gives the displayed size (rotation applied) and fails early
+    info = MediaInfo(width=first.rgb.shape[1], height=first.rgb.shape[0], fps=Fraction(fps),
+                     time_base=Fraction(time_base), frames=frames, pixel_format=ctx.pix_fmt or "unknown",
+                     is_still=still)
+    return info, _chain(first, source)
+
+
+def _chain(first: SourceFrame, rest: Iterator[SourceFrame]) -> Iterator[SourceFrame]:
+    try:
+        yield first
+        yield from rest
+    finally:
+        rest.close()
 
 
 def _frames(container, stream, path: Path, fps: Fraction, time_base: Fraction) -> Iterator[SourceFrame]:  # noqa: ANN001
@@ -77,6 +91,8 @@ def _frames(container, stream, path: Path, fps: Fraction, time_base: Fraction) -
     try:
         for frame in container.decode(stream):
             rgb = frame.to_ndarray(format="rgb24")
+            if frame.rotation % 360:  # display matrix (phone video): rotate counter-clockwise as displayed
+                rgb = np.ascontiguousarray(np.rot90(rgb, k=int(frame.rotation) // 90))
             pts = frame.pts if frame.pts is not None else index * default_duration
             duration = getattr(frame, "duration", None) or default_duration
             index += 1

@@ -1,0 +1,473 @@
+"""Frame-by-frame inspection of an ``.lvc`` stream: per-frame records, GOP and clip summaries, table/CSV/JSON.
+
+One pass decodes the stream (and, with a reference, reads the source in lockstep) and keeps only a
+small :class:`FrameRecord` per frame, so memory stays flat however long the clip is. Callers that
+want pictures of some frames (``--dump``, ``--html``) get them through a callback during the pass;
+nothing else holds a frame.
+
+``lvc inspect`` itself (:func:`command`) wires the pass to its outputs: the terminal table,
+``--csv``, ``--json``, ``--plot`` (:mod:`lvc.plots`), ``--dump`` (:mod:`lvc.panels`) and ``--html``
+(:mod:`lvc.html_report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lvc.errors import InputError
+from lvc.info import StreamInfo
+
+if TYPE_CHECKING:
+    from lvc.io.video import SourceFrame
+
+PART_ORDER = ("motion", "residual", "hyper", "latent", "header")
+"""How byte parts are ordered in tables; parts a future codec adds come after these, sorted."""
+
+DEFAULT_SHOWN = 30  # frames pictured by --html (and --dump) when --frames is not given
+
+
+@dataclass
+class FrameRecord:
+    """What ``lvc inspect`` reports about one frame. Metrics are None without a reference."""
+
+    index: int
+    pts: int
+    time: float  # seconds
+    type: str
+    bytes: int
+    bpp: float
+    gop: int
+    parts: dict[str, int] = field(default_factory=dict)
+    psnr: float | None = None
+    psnr_y: float | None = None
+    ms_ssim: float | None = None
+
+    def flat(self, parts: Iterable[str]) -> dict[str, object]:
+        """One flat row (for CSV and JSON): the parts become ``bytes_<part>`` columns (0 when absent)."""
+        row: dict[str, object] = {"index": self.index, "pts": self.pts, "time": round(self.time, 6),
+                                  "type": self.type, "bytes": self.bytes, "bpp": self.bpp, "gop": self.gop}
+        row.update({f"bytes_{p}": self.parts.get(p, 0) for p in parts})
+        row.update({"psnr": self.psnr, "psnr_y": self.psnr_y, "ms_ssim": self.ms_ssim})
+        return row
+
+
+@dataclass
+class Summary:
+    """Totals and means over a run of frames (one GOP, or the whole clip)."""
+
+    label: str
+    first: int
+    last: int
+    types: str
+    bytes: int
+    bpp: float
+    kbps: float
+    parts: dict[str, int]
+    psnr: float | None
+    psnr_y: float | None
+    ms_ssim: float | None
+
+    @property
+    def frames(self) -> int:
+        return len(self.types)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"label": self.label, "first": self.first, "last": self.last, "frames": self.frames,
+                "types": self.types, "bytes": self.bytes, "bpp": self.bpp, "kbps": self.kbps,
+                "parts": dict(self.parts), "psnr": self.psnr, "psnr_y": self.psnr_y, "ms_ssim": self.ms_ssim}
+
+
+@dataclass
+class Report:
+    """Everything one inspection pass found."""
+
+    info: StreamInfo
+    ref: str | None
+    records: list[FrameRecord]
+
+    @property
+    def parts(self) -> list[str]:
+        """Byte parts present anywhere in the stream, in table order."""
+        return ordered_parts(r.parts for r in self.records)
+
+    def gops(self) -> list[Summary]:
+        groups: dict[int, list[FrameRecord]] = {}
+        for r in self.records:
+            groups.setdefault(r.gop, []).append(r)
+        return [summarize(rs, f"GOP {g}", self.info) for g, rs in groups.items()]
+
+    def clip(self) -> Summary:
+        return summarize(self.records, "clip", self.info)
+
+    @property
+    def payload_bytes(self) -> int:
+        """Bytes of all access units: the file less the container's own bytes."""
+        return sum(r.bytes for r in self.records)
+
+
+def ordered_parts(parts: Iterable[dict[str, int]]) -> list[str]:
+    names: set[str] = set()
+    for p in parts:
+        names.update(p)
+    return [p for p in PART_ORDER if p in names] + sorted(names - set(PART_ORDER))
+
+
+def mean_finite(values: Iterable[float | None]) -> float | None:
+    """Mean of the finite values (a lossless frame's infinite PSNR is left out, as ``lvc encode`` does);
+    ``inf`` when every value is infinite, None when there are none."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    finite = [v for v in vals if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.inf
+
+
+def summarize(records: list[FrameRecord], label: str, info: StreamInfo) -> Summary:
+    """Totals (bytes, per-part bytes) and per-frame means (bpp, PSNR, MS-SSIM) of ``records``."""
+    from lvc.metrics import bpp
+
+    total = sum(r.bytes for r in records)
+    n = max(len(records), 1)
+    parts: dict[str, int] = {}
+    for r in records:
+        for k, v in r.parts.items():
+            parts[k] = parts.get(k, 0) + v
+    return Summary(label=label, first=records[0].index if records else 0, last=records[-1].index if records else -1,
+                   types="".join(r.type for r in records), bytes=total, bpp=bpp(total, info.height, info.width) / n,
+                   kbps=total * 8 * float(info.fps) / n / 1000, parts={p: parts[p] for p in ordered_parts([parts])},
+                   psnr=mean_finite(r.psnr for r in records), psnr_y=mean_finite(r.psnr_y for r in records),
+                   ms_ssim=mean_finite(r.ms_ssim for r in records))
+
+
+class GopCounter:
+    """Numbers the GOPs of a frame-type sequence.
+
+    A GOP starts at an I-frame when the running GOP already holds a P-frame or has reached the
+    stream's intra period. So ``IPPP IPPP`` (period 4) is two GOPs, a scene-cut ``IP I PP`` starts
+    a new one at the cut, and an all-intra stream is grouped by its period rather than frame by frame
+    (this build codes the frames its scheduler marks P as I).
+    """
+
+    def __init__(self, period: int) -> None:
+        self.period = max(1, period)
+        self.gop = -1
+        self._length = 0
+        self._has_p = False
+
+    def next(self, frame_type: str) -> int:
+        if self.gop < 0 or (frame_type == "I" and (self._has_p or self._length >= self.period)):
+            self.gop += 1
+            self._length, self._has_p = 0, False
+        self._length += 1
+        self._has_p |= frame_type != "I"
+        return self.gop
+
+
+# ---------------------------------------------------------------------- frame selection
+def parse_frame_list(text: str) -> list[int]:
+    """``"10,20-25"`` -> ``[10, 20, 21, 22, 23, 24, 25]`` (sorted, unique; indices count from 0)."""
+    out: set[int] = set()
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            if "-" in item:
+                lo_text, hi_text = item.split("-", 1)
+                lo, hi = int(lo_text), int(hi_text)
+                if hi < lo:
+                    raise ValueError
+                out.update(range(lo, hi + 1))
+            else:
+                out.add(int(item))
+        except ValueError:
+            raise InputError(f"--frames: expected frame indices like 10,20-25, got {item!r} in {text!r}") from None
+    if not out or min(out) < 0:
+        raise InputError(f"--frames: expected frame indices from 0 up, like 10,20-25, got {text!r}")
+    return sorted(out)
+
+
+def evenly_spaced(total: int, count: int = DEFAULT_SHOWN) -> list[int]:
+    """Up to ``count`` frame indices spread evenly over ``total`` frames, first and last included."""
+    if total <= count:
+        return list(range(total))
+    return sorted({round(i * (total - 1) / (count - 1)) for i in range(count)})
+
+
+# ---------------------------------------------------------------------- the pass
+def _reference(ref: str | Path, info: StreamInfo) -> Iterator[SourceFrame]:
+    """The reference's frames, checked against the stream's size and (when its container says) frame count."""
+    from lvc.io.video import open_media
+
+    media, frames = open_media(ref)
+    if (media.width, media.height) != (info.width, info.height):
+        frames.close()
+        raise InputError(f"--ref {ref}: is {media.width}x{media.height} but {info.path} is "
+                         f"{info.width}x{info.height}; give the source the stream was encoded from")
+    if media.frames is not None and media.frames != info.frames:
+        frames.close()
+        raise InputError(_count_message(ref, f"{media.frames}", info))
+    return frames
+
+
+def _count_message(ref: str | Path, ref_frames: str, info: StreamInfo) -> str:
+    return (f"--ref {ref}: has {ref_frames} frames but {info.path} has {info.frames}; inspect compares frame by "
+            "frame, so give exactly the frames that were encoded")
+
+
+def iter_inspect(path: str | Path, *, ref: str | Path | None = None, info: StreamInfo | None = None,
+                 device: str = "cpu") -> Iterator[tuple[FrameRecord, np.ndarray, np.ndarray | None, dict]]:
+    """``(record, decoded rgb, source rgb or None, decoder extras)`` for every frame, streaming."""
+    from lvc import api
+    from lvc.metrics import bpp, ms_ssim, psnr, psnr_y
+
+    info = info or api.info(path)
+    sources = _reference(ref, info) if ref is not None else None
+    gops = GopCounter(info.gop)
+    count = 0
+    try:
+        for frame in api.iter_decode(path, device=device):
+            source = None
+            if sources is not None:
+                src = next(sources, None)
+                if src is None:
+                    raise InputError(_count_message(ref, f"only {count}", info))
+                source = src.rgb
+            count += 1
+            record = FrameRecord(index=frame.index, pts=frame.pts, time=float(frame.pts * info.time_base),
+                                 type=frame.frame_type, bytes=frame.nbytes,
+                                 bpp=bpp(frame.nbytes, info.height, info.width), gop=gops.next(frame.frame_type),
+                                 parts=dict(frame.parts))
+            if source is not None:
+                record.psnr = psnr(source, frame.rgb)
+                record.psnr_y = psnr_y(source, frame.rgb)
+                record.ms_ssim = ms_ssim(source, frame.rgb)
+            yield record, frame.rgb, source, frame.extras
+        if sources is not None and next(sources, None) is not None:
+            raise InputError(_count_message(ref, "more", info))
+    finally:
+        if sources is not None:
+            sources.close()
+
+
+FrameHook = Callable[[FrameRecord, np.ndarray, "np.ndarray | None", dict], None]
+
+
+def inspect(path: str | Path, *, ref: str | Path | None = None, show: Iterable[int] = (),
+            on_frame: FrameHook | None = None, info: StreamInfo | None = None, device: str = "cpu",
+            progress: bool = False) -> Report:
+    """Inspect ``path``: the records of every frame; ``on_frame`` also sees the pictures of the frames in ``show``."""
+    from lvc import api
+    from lvc.progress import Progress
+
+    info = info or api.info(path)
+    wanted = set(show)
+    bar = Progress(total=info.frames, fps=float(info.fps), label="inspect", enabled=progress and info.frames > 1)
+    records: list[FrameRecord] = []
+    try:
+        for record, decoded, source, extras in iter_inspect(path, ref=ref, info=info, device=device):
+            records.append(record)
+            if on_frame is not None and record.index in wanted:
+                on_frame(record, decoded, source, extras)
+            bar.update(record.bytes)
+    finally:
+        bar.close()
+    return Report(info=info, ref=None if ref is None else str(ref), records=records)
+
+
+# ---------------------------------------------------------------------- writers
+def _num(value: float | None, digits: int) -> str:
+    if value is None:
+        return "-"
+    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
+
+
+def format_table(report: Report) -> str:
+    """The terminal view: one row per frame, then one per GOP, then the clip."""
+    parts = report.parts
+    metrics = report.ref is not None
+    head = f"{'frame':>6} {'pts':>8} {'type':>4} {'bytes':>8} {'bpp':>7}" + "".join(f" {p:>8}" for p in parts)
+    if metrics:
+        head += f" {'PSNR':>6} {'PSNR-Y':>6} {'MS-SSIM':>7}"
+    lines = [head]
+    for r in report.records:
+        line = f"{r.index:>6} {r.pts:>8} {r.type:>4} {r.bytes:>8} {r.bpp:>7.4f}"
+        line += "".join(f" {r.parts.get(p, 0):>8}" for p in parts)
+        if metrics:
+            line += f" {_num(r.psnr, 2):>6} {_num(r.psnr_y, 2):>6} {_num(r.ms_ssim, 4):>7}"
+        lines.append(line)
+    lines.append("")
+    head = f"{'':<9} {'frames':>11} {'types':<14} {'bytes':>9} {'bpp':>7} {'kb/s':>9}"
+    if metrics:
+        head += f" {'PSNR':>6} {'PSNR-Y':>6} {'MS-SSIM':>7}"
+    lines.append(head)
+    for s in [*report.gops(), report.clip()]:
+        types = s.types if len(s.types) <= 14 else s.types[:11] + "..."
+        line = (f"{s.label:<9} {f'{s.first}-{s.last}':>11} {types:<14} {s.bytes:>9} {s.bpp:>7.4f} {s.kbps:>9.1f}")
+        if metrics:
+            line += f" {_num(s.psnr, 2):>6} {_num(s.psnr_y, 2):>6} {_num(s.ms_ssim, 4):>7}"
+        lines.append(line)
+    clip = report.clip()
+    split = ", ".join(f"{p} {100 * v / max(clip.bytes, 1):.1f}%" for p, v in clip.parts.items())
+    lines.append(f"bytes: {split}; frames {report.payload_bytes} + container "
+                 f"{report.info.file_bytes - report.payload_bytes} = file {report.info.file_bytes}")
+    return "\n".join(lines)
+
+
+def _json_number(value: object) -> object:
+    # JSON has no inf or NaN; null is what readers can parse.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_number(v) for k, v in value.items()}
+    return value
+
+
+def report_dict(report: Report) -> dict[str, object]:
+    """The JSON document: the stream, the per-frame records, the GOPs and the clip."""
+    i = report.info
+    parts = report.parts
+    return {
+        "file": i.path, "file_bytes": i.file_bytes, "payload_bytes": report.payload_bytes, "ref": report.ref,
+        "width": i.width, "height": i.height, "fps": float(i.fps), "frames": i.frames, "gop": i.gop,
+        "model_id": i.model_id, "quality": i.quality,
+        "records": [_json_number(r.flat(parts)) for r in report.records],
+        "gops": [_json_number(s.as_dict()) for s in report.gops()],
+        "clip": _json_number(report.clip().as_dict()),
+    }
+
+
+def csv_text(report: Report) -> str:
+    """The per-frame records as CSV (infinite PSNR written as ``inf``, missing metrics empty)."""
+    rows = [r.flat(report.parts) for r in report.records]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["index"], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buf.getvalue()
+
+
+def json_text(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=1, allow_nan=False) + "\n"
+
+
+# ---------------------------------------------------------------------- lvc inspect
+class PanelDumper:
+    """``--dump DIR``: one PNG panel per chosen frame, ``frame_000010.png``. ``abort()`` removes what it wrote."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.written: list[Path] = []
+
+    def __call__(self, record: FrameRecord, decoded: np.ndarray, source: np.ndarray | None, extras: dict) -> None:
+        from lvc.io.video import write_png
+        from lvc.panels import compose_panel, frame_tiles
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"frame_{record.index:06d}.png"
+        write_png(path, compose_panel(frame_tiles(decoded, source, extras)))
+        self.written.append(path)
+
+    def abort(self) -> None:
+        for path in self.written:
+            path.unlink(missing_ok=True)
+
+
+def _outputs(args: argparse.Namespace) -> None:
+    from lvc.io.files import check_output
+
+    for name in ("csv", "json", "plot", "html"):
+        path = getattr(args, name)
+        if path is not None:
+            check_output(path, args.overwrite, (args.input,))
+            if Path(path).is_dir():
+                raise InputError(f"--{name} {path}: is a directory, expected a file")
+    if args.dump is not None:
+        check_output(args.dump, args.overwrite, (args.input,))
+        if Path(args.dump).exists() and not Path(args.dump).is_dir():
+            raise InputError(f"--dump {args.dump}: is a file, expected a folder")
+    if args.frames is not None and args.dump is None and args.html is None:
+        raise InputError("--frames chooses the frames that --dump and --html picture; give one of them")
+
+
+def command(args: argparse.Namespace) -> int:
+    """``lvc inspect IN.lvc [--ref SOURCE] [--csv] [--json] [--plot] [--frames LIST --dump DIR] [--html]``."""
+    from lvc import api
+    from lvc.io.files import atomic_write_bytes
+
+    _outputs(args)
+    if args.plot is not None or args.html is not None:
+        from lvc.plots import require_matplotlib
+
+        require_matplotlib()  # before the pass, not after minutes of decoding
+    info = api.info(args.input)
+    if args.frames is not None:
+        show = parse_frame_list(args.frames)
+        if show[-1] >= info.frames:
+            raise InputError(f"--frames {args.frames}: {info.path} has {info.frames} frames (0-{info.frames - 1})")
+    else:
+        show = evenly_spaced(info.frames) if (args.dump or args.html) else []
+
+    hooks: list[FrameHook] = []
+    dumper = PanelDumper(Path(args.dump)) if args.dump is not None else None
+    if dumper is not None:
+        hooks.append(dumper)
+    page = None
+    if args.html is not None:
+        from lvc.html_report import PageFrames
+
+        page = PageFrames()
+        hooks.append(page.add)
+
+    def on_frame(record: FrameRecord, decoded: np.ndarray, source: np.ndarray | None, extras: dict) -> None:
+        for hook in hooks:
+            hook(record, decoded, source, extras)
+
+    try:
+        report = inspect(args.input, ref=args.ref, show=show, on_frame=on_frame, info=info, device=args.device,
+                         progress=not args.quiet)
+        table = format_table(report)
+        if args.csv is not None:
+            atomic_write_bytes(args.csv, csv_text(report).encode())
+        if args.json is not None:
+            atomic_write_bytes(args.json, json_text(report).encode())
+        if args.plot is not None or page is not None:
+            from lvc.plots import inspect_figure
+
+            figure = inspect_figure(report.records, title=Path(args.input).name)
+            if args.plot is not None:
+                atomic_write_bytes(args.plot, figure)
+            if page is not None:
+                from lvc.html_report import render_page
+
+                atomic_write_bytes(args.html, render_page(title=f"lvc inspect {Path(args.input).name}",
+                                                          summary=table.split("\n\n", 1)[-1], plot_png=figure,
+                                                          frames=page.frames).encode())
+    except BaseException:
+        if dumper is not None:
+            dumper.abort()
+        raise
+    if not args.quiet:
+        print(table)
+        # Which files were written goes to stderr, so that stdout stays the table alone.
+        for name in ("csv", "json", "plot", "html"):
+            if getattr(args, name) is not None:
+                print(f"wrote {getattr(args, name)}", file=sys.stderr)
+        if dumper is not None:
+            print(f"wrote {len(dumper.written)} panels to {args.dump}", file=sys.stderr)
+    return 0
+
+
+__all__ = ["FrameRecord", "GopCounter", "Report", "Summary", "command", "csv_text", "evenly_spaced",
+           "format_table", "inspect", "iter_inspect", "json_text", "mean_finite", "parse_frame_list", "report_dict",
+           "summarize"]

@@ -1,0 +1,129 @@
+"""Video through the CLI and API: containers, timing, audio, odd inputs, exact decoding."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from lvc import api
+from lvc.cli import main
+from lvc.info import stream_info
+from tests.conftest import ROOT, TINY_ID, shared_data
+from tests.media import moving_frames, rotate_mp4, write_audio_only, write_clip, write_y4m
+
+
+def _read_all(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def _y4m_frames(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    return data.split(b"FRAME\n")[1:]
+
+
+def test_encode_decode_y4m_matches_recon(tiny_env, tmp_path) -> None:  # noqa: ANN001
+    src = write_y4m(tmp_path / "src.y4m", moving_frames(6, 48, 64))
+    lvc, recon, out = tmp_path / "a.lvc", tmp_path / "recon.y4m", tmp_path / "out.y4m"
+    summary = api.encode(src, lvc, model=TINY_ID, quality=5, recon=recon)
+    assert summary.frames == 6 and summary.bytes == lvc.stat().st_size
+    api.decode(lvc, out)
+    assert out.read_bytes() == recon.read_bytes()
+    info = stream_info(lvc)
+    assert (info.width, info.height, info.frames, info.container) == (64, 48, 6, "mp4")
+
+
+def _decode_in_subprocess(lvc: Path, out: Path, threads: int) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    code = ("import sys, torch; torch.set_num_threads(%d); from lvc.cli import main; "
+            "sys.exit(main(['decode', %r, '-o', %r, '--quiet']))" % (threads, str(lvc), str(out)))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT, timeout=600)
+
+
+@pytest.mark.parametrize("source", ["made", "shared"])
+def test_other_process_other_threads_reproduce_recon(tiny_env, tmp_path, source) -> None:  # noqa: ANN001
+    if source == "shared":
+        src = shared_data("video") / "foreman_qcif_176x144.y4m"
+    else:
+        src = write_y4m(tmp_path / "src.y4m", moving_frames(5, 40, 56))
+    lvc, recon = tmp_path / "a.lvc", tmp_path / "recon"
+    api.encode(src, lvc, model=TINY_ID, quality=6, recon=recon, frames=5)
+    for threads in (1, 2):
+        out = tmp_path / f"dec{threads}"
+        _decode_in_subprocess(lvc, out, threads)
+        for a, b in zip(sorted(recon.iterdir()), sorted(out.iterdir()), strict=True):
+            assert a.name == b.name
+            np.testing.assert_array_equal(_read_all(a)[0], _read_all(b)[0])
+
+
+def test_timing_vfr_and_audio_survive(tiny_env, tmp_path) -> None:  # noqa: ANN001
+    pts = [0, 1, 3, 4, 8, 9]  # variable frame rate in a 1/25 time base
+    src = write_clip(tmp_path / "vfr.mp4", moving_frames(6, 32, 48), pts=pts, audio=True)
+    lvc = tmp_path / "a.lvc"
+    api.encode(src, lvc, model=TINY_ID)
+    assert stream_info(lvc).audio_streams == 1
+    frames = list(api.iter_decode(lvc))
+    tb = stream_info(lvc).time_base
+    with av.open(str(src)) as c:
+        src_times = [float(f.pts * f.time_base) for f in c.decode(video=0)]
+    assert [float(f.pts * tb) for f in frames] == pytest.approx(src_times)
+    out = tmp_path / "out.mp4"
+    api.decode(lvc, out)
+    with av.open(str(out)) as c:
+        assert len(c.streams.audio) == 1
+        assert [float(f.pts * f.time_base) for f in c.decode(video=0)] == pytest.approx(src_times)
+
+
+@pytest.mark.parametrize("kind", ["odd", "tiny", "gray", "yuv444", "10bit", "rotated"])
+def test_odd_inputs(tiny_env, tmp_path, kind) -> None:  # noqa: ANN001
+    h, w = {"odd": (9, 17), "tiny": (2, 2)}.get(kind, (32, 48))
+    frames = moving_frames(3, h, w)
+    codec, pix = {"gray": ("ffv1", "gray"), "yuv444": ("libx264", "yuv444p"), "10bit": ("ffv1", "yuv420p10le"),
+                  "odd": ("ffv1", "yuv444p"), "tiny": ("ffv1", "yuv444p")}.get(kind, ("libx264", "yuv420p"))
+    src = write_clip(tmp_path / ("src.mkv" if codec == "ffv1" else "src.mp4"), frames, codec=codec, pix_fmt=pix)
+    if kind == "rotated":
+        src = rotate_mp4(src, tmp_path / "rotated.mp4")
+        h, w = w, h
+    lvc, recon = tmp_path / "a.lvc", tmp_path / "recon"
+    assert main(["encode", str(src), "-o", str(lvc), "--model", TINY_ID, "--recon", str(recon), "--quiet"]) == 0
+    out = tmp_path / "out"
+    assert main(["decode", str(lvc), "-o", str(out), "--quiet"]) == 0
+    decoded = [_read_all(p)[0] for p in sorted(out.iterdir())]
+    assert len(decoded) == 3 and decoded[0].shape == (h, w, 3)
+    assert all(np.array_equal(a, _read_all(b)[0]) for a, b in zip(decoded, sorted(recon.iterdir())))
+    if kind == "rotated":  # upright as a player shows it: the source turned clockwise
+        err = [np.abs(decoded[0].astype(float) - np.rot90(frames[0], k).astype(float)).mean() for k in (-1, 1)]
+        assert err[0] < err[1]
+
+
+def test_frames_and_start(tiny_env, tmp_path) -> None:  # noqa: ANN001
+    src = write_y4m(tmp_path / "src.y4m", moving_frames(8, 24, 32))
+    lvc = tmp_path / "a.lvc"
+    api.encode(src, lvc, model=TINY_ID, frames=6, start=0.04)  # skips frame 0 (t = 0)
+    info = stream_info(lvc)
+    assert info.frames == 6
+    got = list(api.iter_decode(lvc, start=0.12, frames=2))
+    assert [round(float(f.pts * info.time_base), 3) for f in got] == [0.12, 0.16]
+
+
+def test_audio_only_and_not_a_video(tiny_env, tmp_path, capsys) -> None:  # noqa: ANN001
+    src = write_audio_only(tmp_path / "sound.m4a")
+    assert main(["encode", str(src), "-o", str(tmp_path / "a.lvc"), "--model", TINY_ID]) == 1
+    assert "no video stream" in capsys.readouterr().err
+    assert not (tmp_path / "a.lvc").exists()
+
+
+def test_y4m_to_stdout(tiny_env, tmp_path) -> None:  # noqa: ANN001
+    src = write_y4m(tmp_path / "src.y4m", moving_frames(3, 16, 16))
+    lvc = tmp_path / "a.lvc"
+    api.encode(src, lvc, model=TINY_ID)
+    code = f"import sys; from lvc.cli import main; sys.exit(main(['decode', {str(lvc)!r}, '-o', '-']))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=ROOT, timeout=300,
+                         env=os.environ)
+    assert res.stdout.startswith(b"YUV4MPEG2 W16 H16 ") and res.stdout.count(b"FRAME\n") == 3
