@@ -127,24 +127,47 @@ def encode(input: str | Path, output: str | Path, *, quality: float = 4.0, gop: 
                    seconds=time.perf_counter() - t0, psnr=mean_psnr)
 
 
+def _first_index(reader: ContainerReader, start: float) -> int:
+    """Index of the last I-frame at or before ``start`` seconds (parsing headers only)."""
+    index, chosen, tb = 0, 0, Fraction(1)
+    for au in reader.units():
+        for unit in bs.iter_units(au.data, elementary=reader.elementary):
+            if isinstance(unit, bs.SequenceHeader):
+                tb = Fraction(unit.tb_num, unit.tb_den)
+            elif isinstance(unit, bs.Frame):
+                if float(unit.pts * tb) > start + 1e-9:
+                    return chosen
+                if unit.frame_type == "I":
+                    chosen = index
+                index += 1
+    return chosen
+
+
 def iter_decode(input: str | Path, *, frames: int | None = None, start: float | None = None, device: str = "cpu",
                 model: LoadedModel | None = None) -> Iterator[DecodedFrame]:
-    """Decoded frames of an ``.lvc`` file, in order. ``start`` (seconds) begins at the last I-frame at or
-    before it; ``frames`` limits the count. Frames stream: memory does not grow with the clip."""
+    """Decoded frames of an ``.lvc`` file, in order; they stream, so memory does not grow with the clip.
+
+    ``start`` (seconds) begins at the last I-frame at or before it (a random-access point; frames
+    before it are parsed but not decoded); ``frames`` limits the count.
+    """
+    first = 0
+    if start is not None:
+        with ContainerReader(input) as reader:
+            first = _first_index(reader, start)
     decoder = VideoDecoder(device=device, load_model=lambda mid, whash: find_by_hash(mid, whash, model))
     with ContainerReader(input) as reader:
-        units = ((unit, size) for au in reader.units()
-                 for unit, size in bs.iter_sized_units(au.data, elementary=reader.elementary))
         emitted = 0
-        for frame in decoder.decode_units(units):
-            if start is not None and decoder.header is not None:
-                t = float(Fraction(frame.pts) * Fraction(decoder.header.tb_num, decoder.header.tb_den))
-                if t + 1e-9 < start:
-                    continue
+        for au in reader.units():
             if frames is not None and emitted >= frames:
                 return
-            emitted += 1
-            yield frame
+            units = bs.iter_sized_units(au.data, elementary=reader.elementary)
+            for frame in decoder.decode_units(units, skip=decoder.index < first):
+                if frame.index < first:
+                    continue
+                if frames is not None and emitted >= frames:
+                    return
+                emitted += 1
+                yield frame
 
 
 def decode(input: str | Path, output: str | Path, *, frames: int | None = None, start: float | None = None,

@@ -1,4 +1,4 @@
-"""The ``lvc`` command: ``encode``, ``decode`` and ``info``; ``main(argv) -> int`` over :mod:`lvc.api`.
+"""The ``lvc`` command: ``encode``, ``decode``, ``info``, ``inspect`` and ``compare``; ``main(argv) -> int``.
 
 Heavy imports (torch, PyAV) happen inside the commands, so ``lvc --help`` and ``lvc info`` start
 fast. Every failure a user can cause ends in one line on stderr and a non-zero exit.
@@ -57,7 +57,42 @@ def _parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="print the stream header (does not load torch)")
     i.add_argument("input", help=".lvc file")
+
+    outputs = argparse.ArgumentParser(add_help=False)
+    outputs.add_argument("--device", default="cpu", help="cpu or cuda")
+    outputs.add_argument("-y", "--overwrite", action="store_true", help="overwrite existing outputs")
+    outputs.add_argument("--quiet", action="store_true", help="no progress and no table")
+
+    n = sub.add_parser("inspect", parents=[outputs], help="frame-by-frame bytes and quality of an .lvc file")
+    n.add_argument("input", help=".lvc file")
+    n.add_argument("--ref", help="the source it was encoded from: adds RGB PSNR, Y PSNR and MS-SSIM per frame")
+    n.add_argument("--csv", help="write the per-frame records as CSV")
+    n.add_argument("--json", help="write the records, GOP and clip summaries as JSON")
+    n.add_argument("--plot", help="write bits and PSNR per frame as a PNG (needs matplotlib)")
+    n.add_argument("--frames", help="frames to picture with --dump/--html, e.g. 10,20-25 (from 0; default: up to "
+                                    "30 spread over the clip)")
+    n.add_argument("--dump", help="folder: one panel PNG per chosen frame (source, decoded, error; P: flow, "
+                                  "prediction, residual)")
+    n.add_argument("--html", help="write one self-contained HTML page: plots and a frame scrubber (needs matplotlib)")
+
+    c = sub.add_parser("compare", parents=[outputs], help="RD table and BD-rates: lvc vs x264 and x265 on a clip")
+    c.add_argument("input", help="any video (or image) PyAV reads")
+    c.add_argument("--qualities", default="2,4,6,8", help="lvc qualities, comma-separated (default 2,4,6,8)")
+    c.add_argument("--crf", default="22,27,32,37", help="x264/x265 CRFs, comma-separated (default 22,27,32,37)")
+    c.add_argument("-g", "--gop", type=_gop_fixed, default=DEFAULT_GOP,
+                   help=f"intra period for every codec (default {DEFAULT_GOP})")
+    c.add_argument("--frames", type=int, default=30, help="compare the first N frames (default 30)")
+    c.add_argument("--plot", help="write the RD curves as a PNG (needs matplotlib)")
+    c.add_argument("--json", help="write every point and the BD-rates as JSON")
+    c.add_argument("--model", default=None, help="lvc model id or .pt weight file (default: the shipped model)")
     return p
+
+
+def _gop_fixed(text: str) -> int:
+    value = _gop(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("compare needs a fixed GOP that x264 and x265 can match, got 'auto'")
+    return value
 
 
 def _device(name: str) -> str:
@@ -107,7 +142,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info}
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from lvc import inspect
+
+    args.device = _device(args.device)
+    return inspect.command(args)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from lvc import compare
+
+    args.device = _device(args.device)
+    return compare.command(args)
+
+
+COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "inspect": cmd_inspect,
+            "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

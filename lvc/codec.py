@@ -109,7 +109,8 @@ class VideoDecoder:
         self.header = header
 
     def decode_units(self, units: Iterable[tuple[bs.Unit, int]], skip: bool = False) -> Iterator[DecodedFrame]:
-        """Frames of ``(unit, size)`` pairs. ``skip`` parses without decoding pixels (fast seeking)."""
+        """Frames of ``(unit, size)`` pairs. ``skip`` parses without decoding pixels (seeking to an
+        I-frame; the frames it yields have empty ``rgb``)."""
         pending = 0  # bytes of headers that belong to the next frame
         for unit, size in units:
             if isinstance(unit, bs.SequenceHeader):

@@ -323,12 +323,15 @@ def format_table(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _json_number(value: object) -> object:
-    # JSON has no inf or NaN; null is what readers can parse.
+def json_safe(value: object) -> object:
+    """``value`` with every non-finite float (inside dicts and lists too) replaced by None: JSON has no inf
+    or NaN, and null is what every reader parses."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _json_number(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -340,9 +343,9 @@ def report_dict(report: Report) -> dict[str, object]:
         "file": i.path, "file_bytes": i.file_bytes, "payload_bytes": report.payload_bytes, "ref": report.ref,
         "width": i.width, "height": i.height, "fps": float(i.fps), "frames": i.frames, "gop": i.gop,
         "model_id": i.model_id, "quality": i.quality,
-        "records": [_json_number(r.flat(parts)) for r in report.records],
-        "gops": [_json_number(s.as_dict()) for s in report.gops()],
-        "clip": _json_number(report.clip().as_dict()),
+        "records": [json_safe(r.flat(parts)) for r in report.records],
+        "gops": [json_safe(s.as_dict()) for s in report.gops()],
+        "clip": json_safe(report.clip().as_dict()),
     }
 
 
@@ -469,5 +472,5 @@ def command(args: argparse.Namespace) -> int:
 
 
 __all__ = ["FrameRecord", "GopCounter", "Report", "Summary", "command", "csv_text", "evenly_spaced",
-           "format_table", "inspect", "iter_inspect", "json_text", "mean_finite", "parse_frame_list", "report_dict",
-           "summarize"]
+           "format_table", "inspect", "iter_inspect", "json_safe", "json_text", "mean_finite", "parse_frame_list",
+           "report_dict", "summarize"]

@@ -60,13 +60,15 @@ def inspect_figure(records: Sequence[FrameRecord], *, title: str = "") -> bytes:
         ax.step(x, kbits, where="mid", color=_P_COLOR, linewidth=0.7)
         i_x = [r.index for r in records if r.type == "I"]
         ax.plot(i_x, [kbits[i] for i, r in enumerate(records) if r.type == "I"], "v", color=_I_COLOR, markersize=3)
-    ax.bar([], [], color=_I_COLOR, label="I-frame")
-    ax.bar([], [], color=_P_COLOR, label="P-frame")
-    ax.legend(loc="upper right", fontsize=8)
+    from matplotlib.patches import Patch
+
+    # Above the axes, so that it never hides a bar.
+    ax.legend(handles=[Patch(color=_I_COLOR, label="I-frame"), Patch(color=_P_COLOR, label="P-frame")],
+              loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
     ax.set_ylabel("kbit per frame")
     ax.grid(axis="y", alpha=0.3)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, loc="left")
     if with_psnr:
         ax2 = axes[1][0]
         for attr, label, color in (("psnr", "RGB PSNR", "k"), ("psnr_y", "Y PSNR", "#2ca02c")):
@@ -78,7 +80,7 @@ def inspect_figure(records: Sequence[FrameRecord], *, title: str = "") -> bytes:
             if r.type == "I" and len(records) <= _MANY:
                 ax2.axvline(r.index, color=_I_COLOR, alpha=0.15, linewidth=0.8)
         ax2.set_ylabel("PSNR (dB)")
-        ax2.legend(loc="lower right", fontsize=8)
+        ax2.legend(loc="best", fontsize=8)
         ax2.grid(alpha=0.3)
     axes[-1][0].set_xlabel("frame")
     fig.tight_layout()

@@ -108,8 +108,10 @@ def test_frames_and_start(tiny_env, tmp_path) -> None:  # noqa: ANN001
     api.encode(src, lvc, model=TINY_ID, frames=6, start=0.04)  # skips frame 0 (t = 0)
     info = stream_info(lvc)
     assert info.frames == 6
-    got = list(api.iter_decode(lvc, start=0.12, frames=2))
+    got = list(api.iter_decode(lvc, start=0.12, frames=2))  # all-intra: the I-frame at 0.12 itself
     assert [round(float(f.pts * info.time_base), 3) for f in got] == [0.12, 0.16]
+    assert all(f.rgb.shape == (24, 32, 3) for f in got)
+    assert len(list(api.iter_decode(lvc, start=0.125))) == 4  # 0.12 (the I-frame before 0.125) .. 0.24
 
 
 def test_audio_only_and_not_a_video(tiny_env, tmp_path, capsys) -> None:  # noqa: ANN001
@@ -127,3 +129,22 @@ def test_y4m_to_stdout(tiny_env, tmp_path) -> None:  # noqa: ANN001
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=ROOT, timeout=300,
                          env=os.environ)
     assert res.stdout.startswith(b"YUV4MPEG2 W16 H16 ") and res.stdout.count(b"FRAME\n") == 3
+
+
+def test_ctrl_c_leaves_no_output(tiny_env, tmp_path) -> None:  # noqa: ANN001
+    import signal
+    import time
+
+    src = write_y4m(tmp_path / "long.y4m", moving_frames(300, 48, 64))
+    out = tmp_path / "a.lvc"
+    code = (f"import sys; from lvc.cli import main; "
+            f"sys.exit(main(['encode', {str(src)!r}, '-o', {str(out)!r}, '--model', {TINY_ID!r}, '--quiet']))")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(".a.lvc.*.tmp")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"interrupted" in err and b"Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".*tmp"))

@@ -47,7 +47,7 @@ def codec_from_checkpoint(ckpt: str | Path) -> tuple[torch.nn.Module, ImageCodec
     codec = build_image_codec(spec)
     prefix = "codec."
     codec.load_state_dict({k[len(prefix):]: v for k, v in blob["state_dict"].items() if k.startswith(prefix)})
-    meta = {"steps": int(blob.get("global_step", 0)), "cpu_hours": float(blob.get("cpu_seconds", 0.0)) / 3600,
+    meta = {"steps": int(blob.get("global_step", 0)) + int(blob.get("step_offset", 0)), "cpu_hours": float(blob.get("cpu_seconds", 0.0)) / 3600,
             "source": str(ckpt)}
     return prepare_for_shipping(codec), spec, meta
 

@@ -24,6 +24,8 @@ def param_group(name: str) -> str:
     """Which learning-rate group a codec parameter belongs to."""
     if name.startswith(CLASSICAL_LAYERS):
         return "classical"
+    if "gains." in name or name.startswith(("y_gains", "z_gains")):
+        return "gains"
     if name.startswith(("g_a.", "g_s.")):
         return "transform"
     if name.startswith("hyper_prior."):
@@ -41,6 +43,7 @@ class IntraModule(L.LightningModule):
     def __init__(self, *, spec: ImageCodecSpec | None = None, lambdas: tuple[float, ...] = DEFAULT_LAMBDAS,
                  lr: float = 1e-3, min_lr: float = 5e-5, warmup_steps: int = 200, decay_steps: int = 10000,
                  transform_lr_scale: float = 0.2, classical_lr_scale: float = 0.02, prior_lr_scale: float = 5.0,
+                 gain_lr_scale: float = 5.0,
                  calibrate: bool = True,
                  init_weights: str | None = None) -> None:
         super().__init__()
@@ -49,11 +52,14 @@ class IntraModule(L.LightningModule):
         if len(lambdas) != self.spec.levels:
             raise ValueError(f"{len(lambdas)} lambdas for {self.spec.levels} quality levels")
         self.codec = build_image_codec(self.spec)
+        self.step_offset = 0  # steps and CPU time already in ``init_weights``, for the training curve
         if init_weights:
-            self.codec.load_state_dict(load_state(init_weights), strict=False)
+            state, meta = load_state(init_weights, with_meta=True)
+            self.codec.load_state_dict(state, strict=False)
+            self.step_offset = int(meta.get("steps", 0))
         self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
         self._t0 = time.monotonic()
-        self.cpu_seconds_before = 0.0  # carried over when resuming
+        self.cpu_seconds_before = 3600.0 * float(meta.get("cpu_hours", 0.0)) if init_weights else 0.0
 
     def lam(self, q: Tensor) -> Tensor:
         """λ at qualities q (B,) by log-linear interpolation between anchors."""
@@ -88,8 +94,10 @@ class IntraModule(L.LightningModule):
         # sign-like early steps move all their weights at once: at the entropy model's rate they diverge.
         # The factorized prior starts broad and must sharpen by O(1) in softplus space: it learns faster.
         hp = self.hparams
+        # The quality gains are few, log-parameterised and start far from where training takes them.
         scales = {"classical": 1.0 if self.spec.random_init else hp.classical_lr_scale,
-                  "transform": hp.transform_lr_scale, "prior": hp.prior_lr_scale, "rest": 1.0}
+                  "transform": hp.transform_lr_scale, "prior": hp.prior_lr_scale, "gains": hp.gain_lr_scale,
+                  "rest": 1.0}
         groups: dict[str, list] = {k: [] for k in scales}
         for name, p in self.codec.named_parameters():
             groups[param_group(name)].append(p)
@@ -108,6 +116,7 @@ class IntraModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["cpu_seconds"] = self.cpu_seconds_before + time.monotonic() - self._t0
+        checkpoint["step_offset"] = self.step_offset
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.cpu_seconds_before = float(checkpoint.get("cpu_seconds", 0.0))

@@ -20,7 +20,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from lvc import bitstream as bs
-from lvc.errors import CorruptStreamError, InputError, UnsupportedStreamError
+from lvc.errors import CorruptStreamError, UnsupportedStreamError
+from lvc.io.files import check_input, temp_path
 
 HANDLER_PREFIX = "lvc "
 
@@ -34,17 +35,13 @@ class AccessUnit:
     duration: int
 
 
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 class ContainerWriter:
     """Writes access units (and optionally the source's audio) to an ``.lvc`` file."""
 
     def __init__(self, path: str | Path, *, time_base: Fraction, elementary: bool = False,
                  audio_from: str | Path | None = None) -> None:
         self.path = Path(path)
-        self.tmp = _tmp_name(self.path)
+        self.tmp = temp_path(self.path)
         self.elementary = elementary
         self.time_base = time_base
         self.frames = 0
@@ -150,21 +147,12 @@ class ContainerInfo:
     audio_streams: int
 
 
-def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected an .lvc file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: file is empty")
-
-
 class ContainerReader:
     """Reads the access units of an ``.lvc`` file, elementary or MP4."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        _check_path(self.path)
+        check_input(self.path, "an .lvc file")
         with open(self.path, "rb") as f:
             head = f.read(len(bs.MAGIC))
         self.elementary = head == bs.MAGIC

@@ -27,10 +27,28 @@ def check_output(path: str | Path, overwrite: bool, inputs: tuple[str | Path, ..
     return path
 
 
+def check_input(path: str | Path, what: str = "a file") -> Path:
+    """A readable, non-empty file, or a one-line error saying what is wrong with it."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected {what}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty")
+    return path
+
+
+def temp_path(path: str | Path) -> Path:
+    """Where ``path`` is written before the final rename: a hidden file in the same folder."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path(path)
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)

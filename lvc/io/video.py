@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from lvc.errors import InputError
+from lvc.io.files import check_input, temp_path
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,12 @@ class SourceFrame:
     duration: int
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected a file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: file is empty")
-
-
 def open_media(path: str | Path) -> tuple[MediaInfo, Iterator[SourceFrame]]:
     """Probe ``path`` and return its info and a lazy iterator over its frames."""
     import av
 
     path = Path(path)
-    _check_file(path)
+    check_input(path)
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
@@ -130,7 +122,7 @@ def write_png(path: str | Path, rgb: np.ndarray) -> None:
     from PIL import Image
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path(path)
     try:
         Image.fromarray(rgb, "RGB").save(tmp, format="PNG")
         os.replace(tmp, path)
@@ -161,10 +153,6 @@ class FrameWriter:
             self.abort()
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def _yuv_planes(rgb: np.ndarray, pix_fmt: str) -> bytes:
     """RGB -> planar YUV bytes (swscale, BT.601 limited range as ffmpeg's default), no row padding."""
     import av
@@ -193,7 +181,7 @@ class Y4mWriter(FrameWriter):
 
             self._f = sys.stdout.buffer
         else:
-            self.tmp = _tmp(self.path)
+            self.tmp = temp_path(self.path)
             self._f = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
         fps = Fraction(fps).limit_denominator(1 << 30)
         self._f.write(f"YUV4MPEG2 W{width} H{height} F{fps.numerator}:{fps.denominator} Ip A1:1 "
@@ -236,7 +224,7 @@ class PngWriter(FrameWriter):
         if self.single and self.written:
             raise InputError(f"{self.pattern}: more than one frame; write to a folder or a %d pattern")
         final = Path(self.pattern if self.single else self.pattern % len(self.written))
-        tmp = _tmp(final)
+        tmp = temp_path(final)
         Image.fromarray(rgb, "RGB").save(tmp, format="PNG")
         self.written.append((tmp, final))
 
@@ -257,7 +245,7 @@ class Mp4Writer(FrameWriter):
         import av
 
         self.path = Path(path)
-        self.tmp = _tmp(self.path)
+        self.tmp = temp_path(self.path)
         self._out = av.open(str(self.tmp), "w", format="mp4")
         self._v = self._out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1 << 16))
         self._v.width, self._v.height = width, height

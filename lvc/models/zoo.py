@@ -60,13 +60,14 @@ def file_hash(path: Path) -> bytes:
     return hashlib.sha256(path.read_bytes()).digest()[:HASH_BYTES]
 
 
-def load_state(path_or_id: str | Path) -> dict[str, torch.Tensor]:
-    """The fp32 state dict of a weight file, given a path or a shipped id."""
+def load_state(path_or_id: str | Path, with_meta: bool = False):  # noqa: ANN201
+    """The fp32 state dict of a weight file, given a path or a shipped id (and its ``meta`` if asked)."""
     path = Path(path_or_id)
     if not path.exists():
         path = weight_path(str(path_or_id))
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    return {k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
+    return (state, blob.get("meta", {})) if with_meta else state
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,329 @@
+"""``lvc compare SOURCE``: lvc against x264 and x265 on the user's own clip, from real files.
+
+Each point is a real encode written to a temporary folder: lvc at several qualities (an ``.lvc``
+file), and x264 and x265 through PyAV at a CRF sweep (an MP4 file each, ``preset=medium``,
+``tune=zerolatency``, 4:2:0, the same GOP as lvc with scene cuts off so that the intra period is
+exactly the same). The rate is the file's size on disk, container included for every codec; the
+quality is measured on the frames decoded back from that file against the source's frames (RGB
+PSNR, Y PSNR, MS-SSIM, averaged over frames). BD-rates of lvc against each anchor use
+:func:`lvc.metrics.bd_rate`. Frames stream through every step: nothing holds the clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from lvc.errors import InputError, LvcError
+
+DEFAULT_QUALITIES = (2.0, 4.0, 6.0, 8.0)
+DEFAULT_CRFS = (22, 27, 32, 37)
+DEFAULT_FRAMES = 30  # enough for a GOP or two; a 1080p clip still finishes in minutes on a laptop
+ANCHORS = {"x264": "libx264", "x265": "libx265"}
+PRESET, TUNE = "medium", "zerolatency"
+METRICS = (("psnr", "RGB PSNR"), ("psnr_y", "Y PSNR"), ("ms_ssim_db", "MS-SSIM"))
+
+
+@dataclass(frozen=True)
+class RdPoint:
+    """One encode: its file size and the mean quality of its decoded frames."""
+
+    codec: str
+    setting: str
+    frames: int
+    file_bytes: int
+    width: int
+    height: int
+    fps: float
+    psnr: float
+    psnr_y: float
+    ms_ssim: float
+
+    @property
+    def bpp(self) -> float:
+        from lvc.metrics import bpp
+
+        return bpp(self.file_bytes, self.height, self.width) / max(self.frames, 1)
+
+    @property
+    def kbps(self) -> float:
+        return self.file_bytes * 8 * self.fps / max(self.frames, 1) / 1000
+
+    @property
+    def ms_ssim_db(self) -> float:
+        from lvc.metrics import ms_ssim_db
+
+        return ms_ssim_db(self.ms_ssim)
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "bpp": self.bpp, "kbps": self.kbps, "ms_ssim_db": self.ms_ssim_db}
+
+
+# ---------------------------------------------------------------------- measuring
+def _source_frames(source: str | Path, frames: int) -> Iterator[np.ndarray]:
+    from lvc.io.video import open_media
+
+    _, it = open_media(source)
+    try:
+        for i, f in enumerate(it):
+            if i >= frames:
+                break
+            yield f.rgb
+    finally:
+        it.close()
+
+
+def measure(decoded: Iterable[np.ndarray], source: str | Path, frames: int, *, label: str,
+            progress: bool) -> tuple[int, float, float, float]:
+    """``(frames, mean RGB PSNR, mean Y PSNR, mean MS-SSIM)`` of ``decoded`` against the first ``frames`` of
+    ``source``, in lockstep; the two must have the same number of frames."""
+    from lvc.inspect import mean_finite
+    from lvc.metrics import ms_ssim, psnr, psnr_y
+    from lvc.progress import Progress
+
+    bar = Progress(total=frames, fps=1.0, label=f"{label} measure", enabled=progress)
+    values: list[tuple[float, float, float]] = []
+    sources = _source_frames(source, frames)
+    try:
+        for rgb in decoded:
+            src = next(sources, None)
+            if src is None:
+                raise LvcError(f"{label}: decoded more frames than the {len(values)} source frames coded")
+            if src.shape != rgb.shape:
+                raise LvcError(f"{label}: decoded frame {len(values)} is {rgb.shape}, the source is {src.shape}")
+            values.append((psnr(src, rgb), psnr_y(src, rgb), ms_ssim(src, rgb)))
+            bar.update()
+        if next(sources, None) is not None:
+            raise LvcError(f"{label}: decoded only {len(values)} frames of the source's first {frames}")
+    finally:
+        sources.close()
+        bar.close()
+    if not values:
+        raise InputError(f"{source}: no frames to compare")
+    p, y, m = (mean_finite(col) for col in zip(*values))
+    return len(values), p, y, m
+
+
+def lvc_point(source: str | Path, quality: float, *, gop: int, frames: int, model, device: str,  # noqa: ANN001
+              workdir: Path, progress: bool) -> RdPoint:
+    """Encode ``source`` with lvc at ``quality``, decode the file, measure. ``model`` is a LoadedModel."""
+    from lvc import api
+
+    out = workdir / f"lvc_q{quality:g}.lvc"
+    summary = api.encode(source, out, quality=quality, gop=gop, frames=frames, model=model, device=device,
+                         overwrite=True, progress=progress)
+    decoded = (f.rgb for f in api.iter_decode(out, device=device, model=model))
+    n, p, y, m = measure(decoded, source, summary.frames, label=f"lvc q{quality:g}", progress=progress)
+    return RdPoint("lvc", f"q{quality:g}", n, out.stat().st_size, summary.width, summary.height, summary.fps, p, y, m)
+
+
+# ---------------------------------------------------------------------- x264 / x265
+def anchor_available(name: str) -> bool:
+    """Whether this PyAV's FFmpeg has the encoder for anchor ``name`` (``x264`` or ``x265``)."""
+    import av
+
+    return ANCHORS[name] in av.codec.codecs_available
+
+
+def x26x_options(name: str, crf: float, gop: int) -> dict[str, str]:
+    """Encoder options: preset medium, tune zerolatency, CRF, and an intra period of exactly ``gop`` frames
+    (scene cuts off, since lvc's fixed GOP has none)."""
+    params = f"keyint={gop}:min-keyint={gop}:scenecut=0" if name == "x265" else f"keyint={gop}:scenecut=0"
+    if name == "x265":
+        # log-level: x265 prints a banner to stderr otherwise. info=0 drops its ~2 kB SEI of version and
+        # options, which no decoder needs (as bench/anchors.py does); x264 has no such switch.
+        params += ":log-level=error:info=0"
+    return {"preset": PRESET, "tune": TUNE, "crf": f"{crf:g}", f"{name}-params": params}
+
+
+def x26x_encode(source: str | Path, out: Path, name: str, crf: float, *, gop: int, frames: int,
+                progress: bool) -> tuple[int, int, int, Fraction]:
+    """Encode the first ``frames`` of ``source`` to an MP4 with x264 or x265; ``(frames, width, height, fps)``.
+
+    4:2:0 needs even sizes: an odd-sized source is coded edge-padded and cropped after decoding.
+    """
+    import av
+
+    from lvc.io.video import open_media
+    from lvc.progress import Progress
+
+    media, it = open_media(source)
+    fps = Fraction(media.fps).limit_denominator(1 << 16)
+    w, h = media.width, media.height
+    container = av.open(str(out), "w", format="mp4")
+    bar = Progress(total=frames, fps=float(fps), label=f"{name} crf{crf:g} encode", enabled=progress)
+    n = 0
+    try:
+        stream = container.add_stream(ANCHORS[name], rate=fps)
+        stream.width, stream.height = w + w % 2, h + h % 2
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = 1 / fps
+        stream.codec_context.gop_size = gop
+        stream.options = x26x_options(name, crf, gop)
+        for f in it:
+            if n >= frames:
+                break
+            rgb = f.rgb if not (w % 2 or h % 2) else np.pad(f.rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts, frame.time_base = n, 1 / fps
+            size = 0
+            for packet in stream.encode(frame):
+                size += packet.size
+                container.mux(packet)
+            bar.update(size)
+            n += 1
+        for packet in stream.encode(None):
+            container.mux(packet)
+        container.close()
+    except av.error.FFmpegError as exc:
+        container.close()
+        raise LvcError(f"{name} failed on {source}: {exc}") from None
+    finally:
+        it.close()
+        bar.close()
+    return n, w, h, fps
+
+
+def x26x_point(source: str | Path, name: str, crf: float, *, gop: int, frames: int, workdir: Path,
+               progress: bool) -> RdPoint:
+    """Encode with x264/x265 at ``crf``, decode the MP4 file, measure."""
+    from lvc.io.video import open_media
+
+    out = workdir / f"{name}_crf{crf:g}.mp4"
+    n, w, h, fps = x26x_encode(source, out, name, crf, gop=gop, frames=frames, progress=progress)
+    _, it = open_media(out)
+    decoded = (f.rgb[:h, :w] for f in it)
+    try:
+        count, p, y, m = measure(decoded, source, n, label=f"{name} crf{crf:g}", progress=progress)
+    finally:
+        it.close()
+    return RdPoint(name, f"crf{crf:g}", count, out.stat().st_size, w, h, float(fps), p, y, m)
+
+
+# ---------------------------------------------------------------------- BD-rates and output
+def bd_rates(points: list[RdPoint]) -> tuple[dict[str, dict[str, float | None]], dict[str, dict[str, str]]]:
+    """BD-rate (%) of lvc against each anchor for each metric, and why a value is missing where one is."""
+    from lvc.metrics import bd_rate
+
+    ours = [p for p in points if p.codec == "lvc"]
+    values: dict[str, dict[str, float | None]] = {}
+    reasons: dict[str, dict[str, str]] = {}
+    for anchor in dict.fromkeys(p.codec for p in points if p.codec != "lvc"):
+        theirs = [p for p in points if p.codec == anchor]
+        values[anchor], reasons[anchor] = {}, {}
+        for metric, _ in METRICS:
+            try:
+                values[anchor][metric] = bd_rate([p.bpp for p in theirs], [getattr(p, metric) for p in theirs],
+                                                 [p.bpp for p in ours], [getattr(p, metric) for p in ours])
+            except ValueError as exc:
+                values[anchor][metric] = None
+                reasons[anchor][metric] = ("curves do not overlap" if "do not overlap" in str(exc)
+                                           else str(exc).split(": ", 1)[-1])
+    return values, reasons
+
+
+def format_rd(points: list[RdPoint]) -> str:
+    lines = [f"{'codec':<6} {'setting':<8} {'frames':>6} {'bytes':>10} {'bpp':>8} {'kb/s':>9} "
+             f"{'PSNR':>6} {'PSNR-Y':>6} {'MS-SSIM':>7}"]
+    for p in points:
+        lines.append(f"{p.codec:<6} {p.setting:<8} {p.frames:>6} {p.file_bytes:>10} {p.bpp:>8.4f} {p.kbps:>9.1f} "
+                     f"{p.psnr:>6.2f} {p.psnr_y:>6.2f} {p.ms_ssim:>7.4f}")
+    return "\n".join(lines)
+
+
+def format_bd(values: dict[str, dict[str, float | None]], reasons: dict[str, dict[str, str]]) -> str:
+    lines = ["BD-rate of lvc (negative: lvc needs fewer bits than the anchor for the same quality)"]
+    for anchor, row in values.items():
+        cells = [f"{label} " + (f"{row[m]:+.1f}%" if row[m] is not None else f"n/a ({reasons[anchor][m]})")
+                 for m, label in METRICS]
+        lines.append(f"  vs {anchor}: " + ", ".join(cells))
+    if not values:
+        lines.append("  no anchor ran")
+    return "\n".join(lines)
+
+
+def _number_list(text: str, what: str, lo: float, hi: float) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--{what}: expected numbers separated by commas, like 2,4,6,8, got {text!r}") from None
+    if not values or any(not lo <= v <= hi for v in values):
+        raise InputError(f"--{what}: expected values from {lo:g} to {hi:g}, got {text!r}")
+    if len(set(values)) != len(values):
+        raise InputError(f"--{what}: values must be distinct, got {text!r}")
+    return sorted(values)
+
+
+def command(args: argparse.Namespace) -> int:
+    """``lvc compare SOURCE [--qualities 2,4,6,8] [--crf 22,27,32,37] [--gop N] [--frames N] [--plot] [--json]``."""
+    from lvc.inspect import json_safe
+    from lvc.io.files import atomic_write_bytes, check_output
+    from lvc.io.video import open_media
+    from lvc.models.zoo import load_image_model
+
+    qualities = _number_list(args.qualities, "qualities", 1, 8)
+    crfs = _number_list(args.crf, "crf", 0, 51)
+    if args.frames < 1:
+        raise InputError(f"--frames must be at least 1, got {args.frames}")
+    for name in ("plot", "json"):
+        if getattr(args, name) is not None:
+            check_output(getattr(args, name), args.overwrite, (args.input,))
+    if args.plot is not None:
+        from lvc.plots import require_matplotlib
+
+        require_matplotlib()
+    media, it = open_media(args.input)  # a bad source fails here, before any encode
+    it.close()
+    anchors = [a for a in ANCHORS if anchor_available(a)]
+    for missing in (a for a in ANCHORS if a not in anchors):
+        print(f"lvc compare: {missing} skipped: this PyAV has no {ANCHORS[missing]} encoder", file=sys.stderr)
+    model = load_image_model(args.model) if args.model else load_image_model()
+    progress = not args.quiet
+    points: list[RdPoint] = []
+    total = len(qualities) + len(anchors) * len(crfs)
+
+    def announce(what: str) -> None:
+        if progress:
+            print(f"[{len(points) + 1}/{total}] {what}", file=sys.stderr)
+
+    with tempfile.TemporaryDirectory(prefix="lvc-compare-") as tmp:
+        work = Path(tmp)
+        for q in qualities:
+            announce(f"lvc quality {q:g}")
+            points.append(lvc_point(args.input, q, gop=args.gop, frames=args.frames, model=model,
+                                    device=args.device, workdir=work, progress=progress))
+        for anchor in anchors:
+            for crf in crfs:
+                announce(f"{anchor} crf {crf:g}")
+                points.append(x26x_point(args.input, anchor, crf, gop=args.gop, frames=args.frames, workdir=work,
+                                         progress=progress))
+    counts = {p.frames for p in points}
+    if len(counts) != 1:
+        raise LvcError(f"the encodes coded different numbers of frames ({sorted(counts)}); cannot compare them")
+    values, reasons = bd_rates(points)
+    if args.json is not None:
+        doc = {"source": str(args.input), "width": media.width, "height": media.height, "fps": float(media.fps),
+               "frames": points[0].frames, "gop": args.gop, "preset": PRESET, "tune": TUNE,
+               "rate": "file bytes on disk (container included) * 8 / (width * height * frames)",
+               "points": [p.as_dict() for p in points], "bd_rate": values, "bd_rate_missing": reasons}
+        atomic_write_bytes(args.json, (json.dumps(json_safe(doc), indent=1, allow_nan=False) + "\n").encode())
+    if args.plot is not None:
+        from lvc.plots import rd_figure
+
+        title = f"{Path(args.input).name}: {points[0].frames} frames, GOP {args.gop}"
+        atomic_write_bytes(args.plot, rd_figure(points, title=title))
+    if not args.quiet:
+        print(f"{args.input}: {media.width}x{media.height}, {points[0].frames} frames, GOP {args.gop}; "
+              f"rates are file sizes, quality is the decoded frames against the source")
+        print(format_rd(points))
+        print()
+        print(format_bd(values, reasons))
+    return 0
