@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable
 
 import numpy as np
 from PIL import Image, features

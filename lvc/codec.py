@@ -5,9 +5,10 @@ The encoder runs the decoder: each frame's reconstruction comes back from the co
 decoder that drifts (or reads corrupted data) says so. The sequence header is repeated before
 every I-frame, so each I-frame is a random-access point.
 
-Frame types come from :class:`lvc.gop.GopScheduler`. This build ships no inter model yet, so a
-frame the scheduler marks P is coded as I (``inter_available`` is False) and the stream records
-what was actually coded.
+Frame types come from :class:`lvc.gop.GopScheduler`. P-frames need a model with an inter codec
+(a "video" weight file); with an intra-only model a frame the scheduler marks P is coded as I,
+and the stream records what was actually coded. The reference is always the previous *decoded*
+frame, held as uint8 exactly as the decoder holds it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import torch
 from lvc import bitstream as bs
 from lvc.errors import CorruptStreamError
 from lvc.gop import GopScheduler
-from lvc.intra import DEFAULT_TILE, IntraCoder
+from lvc.intra import DEFAULT_TILE, IntraCoder, to_tensor, to_uint8
+from lvc.models.inter import InterCodec
 from lvc.models.zoo import LoadedModel, find_by_hash
 
 
@@ -59,8 +61,6 @@ class DecodedFrame:
 class VideoEncoder:
     """Encodes RGB frames (H, W, 3) uint8 into access units."""
 
-    inter_available = False
-
     def __init__(self, model: LoadedModel, *, width: int, height: int, quality: float, fps: tuple[int, int] = (25, 1),
                  time_base: tuple[int, int] = (1, 25), pixel_format: str = "rgb24", gop: int = 1,
                  scene_cuts: bool = False, tile: int = DEFAULT_TILE, device: torch.device | str = "cpu") -> None:
@@ -73,7 +73,15 @@ class VideoEncoder:
                                         model_id=model.model_id, weight_hash=model.weight_hash, gop=gop, tile=tile)
         self.scheduler = GopScheduler(period=gop, scene_cuts=scene_cuts)
         self.intra = IntraCoder(model.codec, tile=tile, device=device)
+        self.inter = model.inter
+        self.device = torch.device(device)
+        self.reference: np.ndarray | None = None
         self.frames = 0
+
+    @property
+    def inter_available(self) -> bool:
+        """Whether P-frames can be coded (the model has an inter codec)."""
+        return self.inter is not None
 
     def encode(self, rgb: np.ndarray, pts: int | None = None, duration: int = 1) -> EncodedFrame:
         """Code one frame; returns its access unit."""
@@ -82,9 +90,17 @@ class VideoEncoder:
                              f"got {rgb.shape} {rgb.dtype}")
         pts = self.frames if pts is None else pts
         wanted = self.scheduler.decide(rgb)
-        frame_type = wanted if self.inter_available else "I"
-        streams, recon = self.intra.encode(rgb, self.quality)
+        if wanted == "P" and self.inter is not None and self.reference is not None:
+            frame_type = "P"
+            with torch.inference_mode():
+                c = self.inter.compress(to_tensor(rgb, self.device), to_tensor(self.reference, self.device),
+                                        self.quality)
+            streams, recon = c.streams, to_uint8(c.x_hat)
+        else:
+            frame_type = "I"
+            streams, recon = self.intra.encode(rgb, self.quality)
         frame = bs.Frame(frame_type, pts, duration, self.quality, bs.frame_crc(recon.tobytes()), streams)
+        self.reference = recon
         self.frames += 1
         data = bs.pack_sequence_header(self.header) + bs.pack_frame(frame)
         return EncodedFrame(data, recon, frame_type, pts, duration)
@@ -99,13 +115,16 @@ class VideoDecoder:
         self.load_model = load_model
         self.header: bs.SequenceHeader | None = None
         self._intra: IntraCoder | None = None
+        self._inter: InterCodec | None = None
+        self.reference: np.ndarray | None = None
         self.index = 0
 
     def _on_header(self, header: bs.SequenceHeader) -> None:
         old = self.header
         if old is None or (header.model_id, header.weight_hash, header.tile) != (old.model_id, old.weight_hash, old.tile):
-            self._intra = IntraCoder(self.load_model(header.model_id, header.weight_hash).codec, tile=header.tile,
-                                     device=self.device)
+            model = self.load_model(header.model_id, header.weight_hash)
+            self._intra = IntraCoder(model.codec, tile=header.tile, device=self.device)
+            self._inter = model.inter
         self.header = header
 
     def decode_units(self, units: Iterable[tuple[bs.Unit, int]], skip: bool = False) -> Iterator[DecodedFrame]:
@@ -124,15 +143,37 @@ class VideoDecoder:
         header, intra = self.header, self._intra
         if header is None or intra is None:
             raise CorruptStreamError("frame before any sequence header")
-        if unit.frame_type != "I":
-            raise CorruptStreamError(f"frame {self.index}: P-frames need an inter model this lvc does not have")
         index, self.index = self.index, self.index + 1
         if skip:
-            rgb = np.empty((0, 0, 3), np.uint8)
-        else:
+            self.reference = None
+            return DecodedFrame(np.empty((0, 0, 3), np.uint8), unit.frame_type, unit.pts, unit.duration, nbytes,
+                                index, unit.quality)
+        extras: dict[str, np.ndarray] = {}
+        if unit.frame_type == "I":
             rgb = intra.decode(unit.streams, header.height, header.width, unit.quality)
-            if bs.frame_crc(rgb.tobytes()) != unit.recon_crc:
-                raise CorruptStreamError(f"frame {index}: decoded pixels do not match the encoder's checksum "
-                                         "(decoder drift or corrupted data)")
+            parts = intra.stream_parts(unit.streams, nbytes)
+        else:
+            rgb, extras = self._decode_p(unit, index)
+            parts = self._inter.stream_parts(unit.streams, nbytes)
+        if bs.frame_crc(rgb.tobytes()) != unit.recon_crc:
+            raise CorruptStreamError(f"frame {index}: decoded pixels do not match the encoder's checksum "
+                                     "(decoder drift or corrupted data)")
+        self.reference = rgb
         return DecodedFrame(rgb, unit.frame_type, unit.pts, unit.duration, nbytes, index, unit.quality,
-                            parts=intra.stream_parts(unit.streams, nbytes))
+                            parts=parts, extras=extras)
+
+    def _decode_p(self, unit: bs.Frame, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if self._inter is None:
+            raise CorruptStreamError(f"frame {index} is a P-frame but model '{self.header.model_id}' has no inter codec")
+        if self.reference is None:
+            raise CorruptStreamError(f"frame {index}: P-frame without a decoded reference (stream starts mid-GOP)")
+        try:
+            with torch.inference_mode():
+                c = self._inter.decompress(unit.streams, to_tensor(self.reference, self.device), unit.quality)
+        except ValueError as exc:
+            raise CorruptStreamError(f"frame {index}: {exc}") from None
+        rgb = to_uint8(c.x_hat)
+        pred = to_uint8(c.extras["prediction"])
+        extras = {"flow": c.extras["flow"][0].permute(1, 2, 0).float().cpu().numpy(), "prediction": pred,
+                  "residual": rgb.astype(np.float32) - pred.astype(np.float32)}
+        return rgb, extras

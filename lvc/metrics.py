@@ -17,7 +17,8 @@ grey), uint8 or float on the same scale as ``data_range``.
 from __future__ import annotations
 
 import math
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import numpy as np
 import torch

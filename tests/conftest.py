@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from lvc.models.builders import ImageCodecSpec, build_image_codec
+from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
 from lvc.models.zoo import LoadedModel, load_image_model
 from train.export import export_codec
 
@@ -42,6 +42,23 @@ def tiny_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("weights")
     export_codec(codec, TINY_SPEC, TINY_ID, out)
     return out
+
+
+TINY_VIDEO_ID = "tiny-video-test"
+TINY_INTER_SPEC = InterCodecSpec(motion=dict(hidden=8, latent=8, hyper_hidden=8, hyper_channels=4, context_hidden=8,
+                                             groups=[2, 6]),
+                                 residual=TINY_SPEC.to_dict(), compensation_hidden=8, compensation_blocks=2,
+                                 flow_updates=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_video_weights(tiny_weights_dir: Path) -> Path:
+    """``tiny-video-test.pt`` next to the tiny intra model: intra plus an untrained inter codec (RAFT-small)."""
+    torch.manual_seed(1)
+    intra = build_image_codec(TINY_SPEC)
+    inter = build_inter_codec(TINY_INTER_SPEC)
+    export_codec(intra, TINY_SPEC, TINY_VIDEO_ID, tiny_weights_dir, inter=inter, inter_spec=TINY_INTER_SPEC)
+    return tiny_weights_dir / f"{TINY_VIDEO_ID}.pt"
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,8 @@ import torch
 
 from lvc import api
 from lvc.cli import main
-from lvc.compare import RdPoint, anchor_available, bd_rates, format_bd, x26x_encode, x26x_options
+from lvc.compare import RdPoint, bd_rates, format_bd
+from lvc.io.x26x import anchor_available, x26x_encode, x26x_options
 from tests.test_inspect import write_clip
 
 

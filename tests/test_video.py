@@ -148,3 +148,19 @@ def test_ctrl_c_leaves_no_output(tiny_env, tmp_path) -> None:  # noqa: ANN001
     assert proc.returncode == 130, err
     assert b"interrupted" in err and b"Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".*tmp"))
+
+
+def test_p_frames_round_trip_in_another_process(tiny_env, tiny_video_weights, tmp_path) -> None:  # noqa: ANN001
+    from tests.conftest import TINY_VIDEO_ID
+
+    src = write_y4m(tmp_path / "src.y4m", moving_frames(6, 40, 56))
+    lvc, recon = tmp_path / "p.lvc", tmp_path / "recon.y4m"
+    api.encode(src, lvc, model=TINY_VIDEO_ID, quality=5, gop=4, recon=recon)
+    assert stream_info(lvc).frame_types == "IPPPIP"
+    frames = list(api.iter_decode(lvc))
+    assert frames[1].parts.keys() >= {"motion", "residual"} and frames[1].extras["flow"].shape == (40, 56, 2)
+    out = tmp_path / "out.y4m"
+    _decode_in_subprocess(lvc, out, 1)
+    assert out.read_bytes() == recon.read_bytes()
+    assert len(list(api.iter_decode(lvc, start=0.13))) == 6  # the I-frame before 0.13 s is frame 0
+    assert [f.frame_type for f in api.iter_decode(lvc, start=0.17)] == ["I", "P"]  # from frame 4

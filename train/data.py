@@ -86,3 +86,121 @@ class ImageFolderData(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.dataset, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
                           drop_last=True, persistent_workers=self.num_workers > 0)
+
+
+class SyntheticFlowPairs(Dataset):
+    """Synthetic motion pairs with exact flow (:func:`train.synthetic.synthetic_pair`) from stills."""
+
+    def __init__(self, images: list[torch.Tensor], *, crop: int, length: int, seed: int = 0) -> None:
+        from train.synthetic import MARGIN
+
+        need = crop + 2 * MARGIN
+        self.images = [im for im in images if min(im.shape[-2:]) >= need]
+        if not self.images:
+            raise ValueError(f"no image is at least {need}x{need}")
+        self.crop, self.length, self.seed = crop, length, seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        from train.synthetic import synthetic_pair
+
+        rng = random.Random(self.seed * 1_000_003 + index) if self.seed >= 0 else random.Random()
+        img = self.images[rng.randrange(len(self.images))].float().div(255.0)
+        return synthetic_pair(img, self.crop, rng)
+
+
+class FlowPairData(L.LightningDataModule):
+    """Synthetic flow pairs from an image folder; a fixed-seed held-out set for validation EPE."""
+
+    def __init__(self, *, root: str = "../shared/data/train_images", crop: int = 128, batch_size: int = 8,
+                 epoch_size: int = 8000, val_size: int = 64, num_workers: int = 0,
+                 limit_files: int | None = None) -> None:
+        super().__init__()
+        self.root, self.crop, self.batch_size = root, crop, batch_size
+        self.epoch_size, self.val_size, self.num_workers, self.limit_files = epoch_size, val_size, num_workers, limit_files
+        self.train_set: SyntheticFlowPairs | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is None:
+            files = list_images(self.root)[: self.limit_files]
+            images = RandomCrops(files, crop=self.crop, length=1).images
+            held_out = max(1, len(images) // 10)  # images never used for training pairs
+            self.train_set = SyntheticFlowPairs(images[held_out:] or images, crop=self.crop,
+                                                length=self.epoch_size, seed=-1)
+            self.val_set = SyntheticFlowPairs(images[:held_out], crop=self.crop, length=self.val_size, seed=1)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.batch_size, num_workers=self.num_workers, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=self.batch_size, num_workers=self.num_workers)
+
+
+class VideoClips(Dataset):
+    """Random clips of ``frames`` consecutive frames, randomly cropped, from a folder of videos (PyAV).
+
+    Videos are decoded once (downscaled so the short side is at most ``max_side``) and kept in
+    memory as uint8; for user-sized folders, point ``root`` at a subset.
+    """
+
+    def __init__(self, files: list[Path], *, frames: int, crop: int, length: int, max_side: int = 480,
+                 max_frames: int = 400) -> None:
+        from lvc.io.video import open_media
+
+        self.frames, self.crop, self.length = frames, crop, length
+        self.videos: list[torch.Tensor] = []
+        for f in files:
+            _, it = open_media(f)
+            clip = []
+            for i, frame in enumerate(it):
+                if i >= max_frames:
+                    break
+                im = Image.fromarray(frame.rgb)
+                scale = max_side / min(im.size)
+                if scale < 1:
+                    im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+                clip.append(torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1))
+            it.close()
+            if len(clip) >= frames and min(clip[0].shape[-2:]) >= crop:
+                self.videos.append(torch.stack(clip))
+        if not self.videos:
+            raise ValueError(f"no video has {frames} frames of at least {crop}x{crop}")
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        """(frames, 3, crop, crop) float in [0, 1]."""
+        v = self.videos[random.randrange(len(self.videos))]
+        t = random.randint(0, v.shape[0] - self.frames)
+        _, _, h, w = v.shape
+        top, left = random.randint(0, h - self.crop), random.randint(0, w - self.crop)
+        clip = v[t:t + self.frames, :, top:top + self.crop, left:left + self.crop]
+        if random.random() < 0.5:
+            clip = clip.flip(-1)
+        return clip.float().div_(255.0)
+
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".y4m", ".avi"}
+
+
+class VideoFolderData(L.LightningDataModule):
+    """Random clips from every video under ``root`` (or the listed ``files``)."""
+
+    def __init__(self, *, root: str = "../shared/data/video", files: list[str] | None = None, frames: int = 5,
+                 crop: int = 128, batch_size: int = 4, epoch_size: int = 4000, num_workers: int = 0) -> None:
+        super().__init__()
+        self.root, self.files, self.frames, self.crop = root, files, frames, crop
+        self.batch_size, self.epoch_size, self.num_workers = batch_size, epoch_size, num_workers
+        self.dataset: VideoClips | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.dataset is None:
+            paths = ([Path(self.root) / f for f in self.files] if self.files else
+                     sorted(p for p in Path(self.root).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES))
+            self.dataset = VideoClips(paths, frames=self.frames, crop=self.crop, length=self.epoch_size)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.dataset, batch_size=self.batch_size, num_workers=self.num_workers, drop_last=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from lvc.models.builders import ImageCodecSpec, build_image_codec
+from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec
 from lvc.models.zoo import WEIGHTS_DIR, file_hash
 
 
@@ -23,16 +23,25 @@ def prepare_for_shipping(codec: torch.nn.Module) -> torch.nn.Module:
     return codec
 
 
+def _fp16_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: (v.half() if v.is_floating_point() else v) for k, v in module.state_dict().items()}
+
+
 def export_codec(codec: torch.nn.Module, spec: ImageCodecSpec, model_id: str, out_dir: Path = WEIGHTS_DIR,
-                 meta: dict | None = None) -> Path:
-    """Build the coding tables and write ``<out_dir>/<model_id>.pt`` (fp16 floats)."""
-    codec = prepare_for_shipping(codec)
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in codec.state_dict().items()}
+                 meta: dict | None = None, inter: torch.nn.Module | None = None,
+                 inter_spec: InterCodecSpec | None = None) -> Path:
+    """Build the coding tables and write ``<out_dir>/<model_id>.pt`` (fp16 floats); with ``inter``, a
+    "video" file that also holds the P-frame codec."""
+    blob = {"format": 1, "id": model_id, "kind": "image", "spec": spec.to_dict(),
+            "state_dict": _fp16_state(prepare_for_shipping(codec)), "meta": meta or {}}
+    if inter is not None:
+        if inter_spec is None:
+            raise ValueError("an inter codec needs its InterCodecSpec")
+        blob.update(kind="video", inter_spec=inter_spec.to_dict(), inter_state=_fp16_state(prepare_for_shipping(inter)))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{model_id}.pt"
     tmp = path.with_suffix(".tmp")
-    torch.save({"format": 1, "id": model_id, "kind": "image", "spec": spec.to_dict(), "state_dict": state,
-                "meta": meta or {}}, tmp)
+    torch.save(blob, tmp)
     tmp.replace(path)
     return path
 
@@ -53,9 +62,17 @@ def codec_from_checkpoint(ckpt: str | Path) -> tuple[torch.nn.Module, ImageCodec
 
 
 def export_checkpoint(ckpt: str | Path, model_id: str, out_dir: Path = WEIGHTS_DIR) -> Path:
-    """Export a Lightning checkpoint of :class:`train.intra.IntraModule`."""
-    codec, spec, meta = codec_from_checkpoint(ckpt)
-    return export_codec(codec, spec, model_id, out_dir, meta)
+    """Export a checkpoint of :class:`train.intra.IntraModule` (an image model) or of
+    :class:`train.inter.InterModule` (a video model: its intra codec plus the P-frame codec)."""
+    hp = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
+    if "intra_weights" not in hp:
+        codec, spec, meta = codec_from_checkpoint(ckpt)
+        return export_codec(codec, spec, model_id, out_dir, meta)
+    from train.inter import InterModule
+
+    module = InterModule.load_from_checkpoint(ckpt, map_location="cpu")
+    return export_codec(module.intra, module.intra_spec, model_id, out_dir, {"source": str(ckpt)},
+                        inter=module.inter, inter_spec=module.spec)
 
 
 def main(argv: list[str] | None = None) -> int:

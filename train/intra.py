@@ -120,3 +120,31 @@ class IntraModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.cpu_seconds_before = float(checkpoint.get("cpu_seconds", 0.0))
+
+
+class FullImageProbe(L.Callback):
+    """Every ``every`` steps, code one full-size image (forward in eval mode) at fixed qualities and
+    log its bpp and PSNR: 128² crops cannot show failures that only appear far from borders."""
+
+    def __init__(self, *, image: str = "../shared/data/kodak/kodim07.png", every: int = 250,
+                 qualities: tuple[float, ...] = (2.0, 6.0)) -> None:
+        self.image, self.every, self.qualities = image, every, qualities
+        self._x: Tensor | None = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: IntraModule, *args: object) -> None:
+        if trainer.global_step % self.every or not Path(self.image).exists():
+            return
+        if self._x is None:
+            from lvc.io.video import read_image
+
+            self._x = torch.from_numpy(read_image(self.image)).permute(2, 0, 1)[None].float() / 255
+        x = self._x.to(pl_module.device)
+        pl_module.codec.eval()
+        with torch.no_grad():
+            for q in self.qualities:
+                out = pl_module.codec(x, q)
+                n = x.shape[-1] * x.shape[-2]
+                bpp = float(rate_bpp(out.likelihoods["y"], n) + rate_bpp(out.likelihoods["z"], n))
+                mse = float((out.x_hat.clamp(0, 1) - x).pow(2).mean())
+                pl_module.log_dict({f"probe_bpp_q{q:g}": bpp, f"probe_psnr_q{q:g}": -10 * math.log10(mse)})
+        pl_module.codec.train()

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lvc.entropy import coder
-from lvc.entropy.tables import TableHolder
 from lvc.entropy.quantize import dequantize, quantize
+from lvc.entropy.tables import TableHolder
 
 _TAIL = 1e-9
 

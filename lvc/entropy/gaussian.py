@@ -11,11 +11,11 @@ import math
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from lvc.entropy import coder
-from lvc.entropy.tables import TableHolder
 from lvc.entropy.quantize import Mode, dequantize, quantize
+from lvc.entropy.tables import TableHolder
 
 _LIK_BOUND = 1e-9
 

@@ -209,9 +209,7 @@ class PngWriter(FrameWriter):
     def __init__(self, path: str | Path) -> None:
         text = str(path)
         self.single = "%" not in text and Path(text).suffix.lower() == ".png"
-        if "%" in text:
-            self.pattern = text
-        elif self.single:
+        if "%" in text or self.single:
             self.pattern = text
         else:
             Path(text).mkdir(parents=True, exist_ok=True)

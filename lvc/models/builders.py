@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -11,6 +12,9 @@ from lvc.models.context import ChannelGroupContext
 from lvc.models.image_codec import ImageCodec
 from lvc.models.layers import JPEG_CHROMA, JPEG_LUMA, QualityGains, frequency_order
 from lvc.models.transforms import DctAnalysis, DctSynthesis, hyper_analysis, hyper_synthesis
+
+if TYPE_CHECKING:
+    from lvc.models.inter import InterCodec
 
 
 @dataclass
@@ -68,3 +72,36 @@ def build_image_codec(spec: ImageCodecSpec) -> ImageCodec:
                              init=torch.full((spec.levels, spec.hyper_channels), spec.z_gain_init)),
         latent_channels=latent,
     )
+
+
+@dataclass
+class InterCodecSpec:
+    """Everything that shapes an :class:`~lvc.models.inter.InterCodec` (saved with the weights)."""
+
+    motion: dict = field(default_factory=dict)  # MotionCodecSpec fields
+    residual: dict = field(default_factory=dict)  # ImageCodecSpec fields of the residual codec
+    compensation_hidden: int = 48
+    compensation_blocks: int = 3
+    flow_variant: str = "small"
+    flow_updates: int = 6
+    flow_scale: float = 1.0  # RAFT on downscaled frames (< 1) is the encoder's speed knob on CPUs
+    flow_norm: float = 8.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_inter_codec(spec: InterCodecSpec, *, with_flow: bool = True) -> InterCodec:
+    """Compose an :class:`InterCodec`; ``with_flow=False`` builds the decoder side only (no RAFT)."""
+    from lvc.models.compensation import MotionCompensation
+    from lvc.models.flow import FlowEstimator
+    from lvc.models.inter import InterCodec
+    from lvc.models.motion import MotionCodecSpec, build_motion_codec
+
+    flow = (FlowEstimator(variant=spec.flow_variant, updates=spec.flow_updates, flow_scale=spec.flow_scale)
+            if with_flow else None)
+    return InterCodec(motion=build_motion_codec(MotionCodecSpec(**spec.motion)),
+                      compensation=MotionCompensation(hidden=spec.compensation_hidden,
+                                                      blocks=spec.compensation_blocks, flow_norm=spec.flow_norm),
+                      residual=build_image_codec(ImageCodecSpec(**spec.residual)), flow=flow,
+                      flow_norm=spec.flow_norm)

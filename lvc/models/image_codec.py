@@ -69,7 +69,6 @@ class ImageCodec(nn.Module):
         self.y_gains = y_gains
         self.z_gains = z_gains
         self.stride = stride
-        self.latent_stride = stride // 4
         self.log_prior_std = nn.Parameter(torch.zeros(latent_channels))
 
     # ------------------------------------------------------------------ shared helpers

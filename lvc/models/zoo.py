@@ -2,7 +2,10 @@
 
 A weight file is a ``torch.save`` dict::
 
-    {"format": 1, "id": str, "kind": "image", "spec": dict, "state_dict": {name: tensor}}
+    {"format": 1, "id": str, "kind": "image" | "video", "spec": dict, "state_dict": {name: tensor},
+     "inter_spec": dict, "inter_state": {name: tensor}}      # the last two only in "video" files
+
+A "video" file bundles the intra codec with an inter (P-frame) codec; streams name one file.
 
 Floating-point tensors are stored as fp16 and loaded as fp32; integer coding tables are stored
 exactly. The weight hash written into every stream is the SHA-256 of the file's bytes.
@@ -19,8 +22,9 @@ from pathlib import Path
 import torch
 
 from lvc.errors import UnsupportedStreamError
-from lvc.models.builders import ImageCodecSpec, build_image_codec
+from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
 from lvc.models.image_codec import ImageCodec
+from lvc.models.inter import InterCodec
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_IMAGE_MODEL = "intra-dct-hp"
@@ -34,6 +38,7 @@ class LoadedModel:
     model_id: str
     weight_hash: bytes
     codec: ImageCodec
+    inter: InterCodec | None = None  # P-frames; None for intra-only models
 
 
 def search_dirs() -> list[Path]:
@@ -60,25 +65,34 @@ def file_hash(path: Path) -> bytes:
     return hashlib.sha256(path.read_bytes()).digest()[:HASH_BYTES]
 
 
-def load_state(path_or_id: str | Path, with_meta: bool = False):  # noqa: ANN201
-    """The fp32 state dict of a weight file, given a path or a shipped id (and its ``meta`` if asked)."""
+def load_state(path_or_id: str | Path, with_meta: bool = False, key: str = "state_dict"):  # noqa: ANN201
+    """The fp32 state dict ``key`` of a weight file, given a path or an installed id; with ``with_meta``
+    also its ``meta`` (plus the file's ``spec``)."""
     path = Path(path_or_id)
     if not path.exists():
         path = weight_path(str(path_or_id))
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    state = {k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
-    return (state, blob.get("meta", {})) if with_meta else state
+    state = _fp32(blob[key])
+    return (state, {**blob.get("meta", {}), "spec": blob["spec"]}) if with_meta else state
 
 
 @lru_cache(maxsize=4)
 def _load(path: Path) -> LoadedModel:
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    if blob.get("format") != 1 or blob.get("kind") != "image":
-        raise UnsupportedStreamError(f"{path.name} is not an lvc image-model weight file")
+    if blob.get("format") != 1 or blob.get("kind") not in ("image", "video"):
+        raise UnsupportedStreamError(f"{path.name} is not an lvc weight file")
     codec = build_image_codec(ImageCodecSpec(**blob["spec"]))
-    codec.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()})
-    codec.eval()
-    return LoadedModel(model_id=blob["id"], weight_hash=file_hash(path), codec=codec)
+    codec.load_state_dict(_fp32(blob["state_dict"]))
+    inter = None
+    if blob["kind"] == "video":
+        inter = build_inter_codec(InterCodecSpec(**blob["inter_spec"]))
+        inter.load_state_dict(_fp32(blob["inter_state"]))
+        inter.eval()
+    return LoadedModel(model_id=blob["id"], weight_hash=file_hash(path), codec=codec.eval(), inter=inter)
+
+
+def _fp32(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
 
 
 def load_image_model(model_id: str = DEFAULT_IMAGE_MODEL) -> LoadedModel:

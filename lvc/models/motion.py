@@ -1,0 +1,89 @@
+"""Motion coding: a flow autoencoder with a hyperprior, on the same quality scale as the intra codec.
+
+The motion codec is an :class:`~lvc.models.image_codec.ImageCodec` over a 2-channel "image" (the
+flow, divided by ``flow_norm`` pixels), composed with the convolutional transforms below instead
+of the DCT ones: one entropy-coding path for every latent in lvc.
+
+    g_a:  flow/σ ─ conv5 s2 ×4 ─► y (M channels, 1/16 resolution)
+    g_s:  ŷ ─ deconv5 s2 ×4 (quality-modulated) ─► flow_hat/σ
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from lvc.entropy import FactorizedPrior, GaussianConditional
+from lvc.models.context import ChannelGroupContext
+from lvc.models.image_codec import ImageCodec
+from lvc.models.layers import QualityGains
+from lvc.models.transforms import hyper_analysis, hyper_synthesis
+
+
+class FlowAnalysis(nn.Module):
+    """(B, 2, H, W) normalised flow -> (B, M, H/16, W/16)."""
+
+    def __init__(self, *, hidden: int, latent: int) -> None:
+        super().__init__()
+        act = nn.LeakyReLU(0.1)
+        self.net = nn.Sequential(nn.Conv2d(2, hidden, 5, 2, 2), act, nn.Conv2d(hidden, hidden, 5, 2, 2), act,
+                                 nn.Conv2d(hidden, hidden, 5, 2, 2), act, nn.Conv2d(hidden, latent, 5, 2, 2))
+
+    def forward(self, flow: Tensor) -> Tensor:
+        return self.net(flow)
+
+
+class FlowSynthesis(nn.Module):
+    """(B, M, h, w) and quality (B,) -> (B, 2, 16h, 16w) normalised flow."""
+
+    def __init__(self, *, hidden: int, latent: int, levels: int) -> None:
+        super().__init__()
+        self.ups = nn.ModuleList([nn.ConvTranspose2d(latent, hidden, 5, 2, 2, 1),
+                                  nn.ConvTranspose2d(hidden, hidden, 5, 2, 2, 1),
+                                  nn.ConvTranspose2d(hidden, hidden, 5, 2, 2, 1)])
+        self.gains = nn.ModuleList(QualityGains(levels=levels, channels=hidden) for _ in self.ups)
+        self.out = nn.ConvTranspose2d(hidden, 2, 5, 2, 2, 1)
+        self.act = nn.LeakyReLU(0.1)
+
+    def forward(self, y_hat: Tensor, q: Tensor) -> Tensor:
+        x = y_hat
+        for up, gain in zip(self.ups, self.gains):
+            x = self.act(up(x)) * gain(q).to(x.dtype)
+        return self.out(x)
+
+
+@dataclass
+class MotionCodecSpec:
+    """Shape of the motion codec (saved with the weights)."""
+
+    hidden: int = 96
+    latent: int = 96
+    hyper_hidden: int = 64
+    hyper_channels: int = 48
+    context_hidden: int = 64
+    groups: list[int] = field(default_factory=lambda: [24, 72])
+    levels: int = 8
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_motion_codec(spec: MotionCodecSpec) -> ImageCodec:
+    """A flow codec: stride-16 latents, stride-64 hyper-latents."""
+    if sum(spec.groups) != spec.latent:
+        raise ValueError(f"channel groups {spec.groups} must sum to {spec.latent}")
+    return ImageCodec(
+        analysis=FlowAnalysis(hidden=spec.hidden, latent=spec.latent),
+        synthesis=FlowSynthesis(hidden=spec.hidden, latent=spec.latent, levels=spec.levels),
+        hyper_analysis=hyper_analysis(latent=spec.latent, hidden=spec.hyper_hidden, hyper=spec.hyper_channels),
+        hyper_synthesis=hyper_synthesis(hyper=spec.hyper_channels, hidden=spec.hyper_hidden),
+        context=ChannelGroupContext(groups=spec.groups, hyper_channels=spec.hyper_hidden,
+                                    hidden=spec.context_hidden),
+        hyper_prior=FactorizedPrior(channels=spec.hyper_channels),
+        conditional=GaussianConditional(),
+        y_gains=QualityGains(levels=spec.levels, channels=spec.latent,
+                             init=torch.logspace(0, 1, spec.levels)[:, None].expand(-1, spec.latent).clone()),
+        z_gains=QualityGains(levels=spec.levels, channels=spec.hyper_channels),
+        latent_channels=spec.latent, stride=64)

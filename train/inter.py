@@ -1,0 +1,98 @@
+"""LightningModule for the P-frame codec, one YAML per stage (configs/inter_*.yaml).
+
+Stages (``stage``):
+
+* ``motion``: motion codec + compensation, loss λ·MSE(prediction, x) + R_motion;
+* ``residual``: the residual codec (warm-started from the intra codec), motion parts frozen;
+* ``joint``: everything but RAFT, over rollouts of ``rollout`` P-frames, each predicted from the
+  previous *decoded* frame (the proxy reconstruction), loss summed so quality does not drift.
+
+Frame 0 of every clip is coded by the (frozen) intra codec at the same quality, as in the codec.
+RAFT is trained beforehand (train/flow.py) and stays frozen here: it runs only at the encoder.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
+from lvc.models.zoo import load_state
+from train.intra import DEFAULT_LAMBDAS
+from train.losses import rate_bpp
+
+Stage = Literal["motion", "residual", "joint"]
+TRAINED = {"motion": ("motion.", "compensation."), "residual": ("residual.",),
+           "joint": ("motion.", "compensation.", "residual.")}
+
+
+class InterModule(L.LightningModule):
+    """Rate–distortion training of :class:`lvc.models.inter.InterCodec` on clips (B, N, 3, H, W)."""
+
+    def __init__(self, *, spec: InterCodecSpec | None = None, intra_weights: str, flow_weights: str | None = None,
+                 init_weights: str | None = None, stage: Stage = "joint", rollout: int = 4,
+                 lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, lr: float = 3e-4, warmup_steps: int = 100) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        state, meta = load_state(intra_weights, with_meta=True)
+        self.intra_spec = ImageCodecSpec(**meta["spec"]) if "spec" in meta else ImageCodecSpec()
+        self.intra = build_image_codec(self.intra_spec)
+        self.intra.load_state_dict(state)
+        self.intra.requires_grad_(False)
+        self.spec = spec or InterCodecSpec()
+        if not self.spec.residual:  # the residual codec is shaped like the intra codec it starts from
+            self.spec.residual = self.intra_spec.to_dict()
+        self.inter = build_inter_codec(self.spec)
+        if init_weights is None:  # warm start: the residual codec begins as the intra codec
+            self.inter.residual.load_state_dict(state, strict=False)
+        else:
+            self.inter.load_state_dict(load_state(init_weights, key="inter_state"), strict=False)
+        if flow_weights:
+            blob = torch.load(flow_weights, map_location="cpu", weights_only=False)
+            self.inter.flow.load_state_dict({k[len("flow."):]: v for k, v in blob["state_dict"].items()
+                                             if k.startswith("flow.")})
+        for name, p in self.inter.named_parameters():
+            p.requires_grad_(name.startswith(TRAINED[stage]))
+        self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
+
+    def lam(self, q: Tensor) -> Tensor:
+        levels = len(self.hparams.lambdas)
+        q = q.clamp(1, levels) - 1
+        lo = q.floor().clamp(max=levels - 2).long()
+        t = q - lo
+        return torch.exp((1 - t) * self.log_lambdas[lo] + t * self.log_lambdas[lo + 1])
+
+    def training_step(self, clip: Tensor, batch_idx: int) -> Tensor:
+        b, n = clip.shape[:2]
+        q = torch.empty(b, device=clip.device).uniform_(1, len(self.hparams.lambdas))
+        pixels = clip.shape[-1] * clip.shape[-2]
+        self.intra.eval()
+        with torch.no_grad():
+            ref = self.intra(clip[:, 0], q).x_hat.clamp(0, 1)
+        steps = min(n - 1, self.hparams.rollout if self.hparams.stage == "joint" else 1)
+        loss = clip.new_zeros(())
+        logs: dict[str, Tensor] = {}
+        for t in range(1, steps + 1):
+            x = clip[:, t]
+            with torch.no_grad():
+                flow = self.inter.estimate(x, ref)
+            code = self.inter.predict if self.hparams.stage == "motion" else self.inter
+            out = code(x, ref, q, flow=flow)
+            bpp = sum(rate_bpp(lik, pixels) for lik in out.likelihoods.values())
+            mse = (out.x_hat - x).pow(2).mean(dim=(1, 2, 3))
+            loss = loss + (self.lam(q) * 255 ** 2 * mse + bpp).mean()
+            logs[f"psnr_p{t}"] = (-10 * torch.log10(mse.clamp_min(1e-10))).mean()
+            logs[f"bpp_p{t}"] = bpp.mean()
+            ref = out.x_hat.clamp(0, 1).detach()  # closed loop: the next frame predicts from this one
+        self.log_dict({"loss": loss / steps, **logs}, prog_bar=True)
+        return loss / steps
+
+    def configure_optimizers(self):  # noqa: ANN201
+        params = [p for p in self.inter.parameters() if p.requires_grad]
+        opt = torch.optim.Adam(params, lr=self.hparams.lr)
+        warm = self.hparams.warmup_steps
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
