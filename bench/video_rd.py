@@ -1,0 +1,140 @@
+"""Video rate–distortion: lvc (GOP 12, GOP 32, all-intra) against x264 and x265 on the benchmark clips.
+
+Every clip of ``../shared/data/video`` except the two training clips is coded, in the same run, by:
+
+* lvc at 4+ qualities with GOP 12 and GOP 32, and all-intra (GOP 1);
+* x264 and x265, ``preset=medium``, ``tune=zerolatency``, a CRF sweep, GOP 12 (``lvc.io.x26x``).
+
+Rates are the files' real sizes; quality is RGB PSNR, Y PSNR and MS-SSIM of the decoded frames
+against the source (``lvc.compare`` does the measuring). BD-rates per clip and on average against
+x264, x265 and lvc all-intra go to ``bench/results/video_rd.{json,md,png}``. With a model that has
+no inter codec, the GOP runs would be all-intra too, so they are skipped and the report says so.
+
+    python bench/video_rd.py [--frames 20] [--clips a.y4m b.y4m] [--qualities 2 4 6 8] [--quiet]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from lvc.compare import METRICS, RdPoint, lvc_point, x26x_point  # noqa: E402
+from lvc.io.x26x import ANCHORS, anchor_available  # noqa: E402
+from lvc.metrics import bd_rate  # noqa: E402
+
+TRAINING_CLIPS = {"car_detection_768x432.mp4", "cars_320x240.y4m"}  # never benchmarked: we train on them
+VIDEO_DIR = ROOT.parent / "shared/data/video"
+
+
+def _bd(anchor: list[RdPoint], ours: list[RdPoint], metric: str) -> float | None:
+    try:
+        return bd_rate([p.bpp for p in anchor], [getattr(p, metric) for p in anchor],
+                       [p.bpp for p in ours], [getattr(p, metric) for p in ours])
+    except ValueError:
+        return None
+
+
+def run_clip(clip: Path, args: argparse.Namespace, model, work: Path) -> dict:  # noqa: ANN001
+    series: dict[str, list[RdPoint]] = {}
+    gops = [1] + ([12, 32] if model.inter is not None else [])
+    for gop in gops:
+        name = "lvc all-intra" if gop == 1 else f"lvc GOP {gop}"
+        series[name] = [lvc_point(clip, q, gop=gop, frames=args.frames, model=model, device="cpu", workdir=work,
+                                  progress=False) for q in args.qualities]
+    for anchor in (a for a in ANCHORS if anchor_available(a)):
+        series[f"{anchor} GOP 12"] = [x26x_point(clip, anchor, crf, gop=12, frames=args.frames, workdir=work,
+                                                 progress=False) for crf in args.crf]
+    ours = [k for k in series if k.startswith("lvc")]
+    bd = {f"{o} vs {a}": {m: _bd(series[a], series[o], m) for m, _ in METRICS}
+          for o in ours for a in series if a != o and not (a.startswith("lvc") and o == "lvc all-intra")}
+    return {"clip": clip.name, "series": {k: [p.as_dict() for p in v] for k, v in series.items()}, "bd_rate": bd}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clips", nargs="*", help="clip names in the video folder (default: all benchmark clips)")
+    p.add_argument("--frames", type=int, default=20)
+    p.add_argument("--qualities", type=float, nargs="+", default=[2, 4, 6, 8])
+    p.add_argument("--crf", type=float, nargs="+", default=[22, 27, 32, 37])
+    p.add_argument("--model", default=None)
+    p.add_argument("--video-dir", type=Path, default=VIDEO_DIR)
+    p.add_argument("--out", type=Path, default=ROOT / "bench/results")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    if not args.video_dir.exists():
+        print(f"skipped: no video folder at {args.video_dir}")
+        return 0
+    from lvc.models.zoo import DEFAULT_IMAGE_MODEL, load_image_model
+
+    model = load_image_model(args.model or DEFAULT_IMAGE_MODEL)
+    clips = [args.video_dir / c for c in args.clips] if args.clips else sorted(
+        c for c in args.video_dir.iterdir() if c.suffix in {".y4m", ".mp4"} and c.name not in TRAINING_CLIPS)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="lvc-video-rd-") as tmp:
+        for clip in clips:
+            t0 = time.perf_counter()
+            results.append(run_clip(clip, args, model, Path(tmp)))
+            if not args.quiet:
+                bd = results[-1]["bd_rate"]
+                print(f"{clip.name}: " + "; ".join(f"{k} {v['psnr']:+.1f}%" if v["psnr"] is not None else f"{k} n/a"
+                                                    for k, v in bd.items()) + f"  [{time.perf_counter() - t0:.0f} s]",
+                      flush=True)
+    keys = sorted({k for r in results for k in r["bd_rate"]})
+    average = {k: {m: (float(np.mean(vals)) if (vals := [r["bd_rate"][k][m] for r in results
+                                                          if r["bd_rate"].get(k, {}).get(m) is not None]) else None)
+                   for m, _ in METRICS} for k in keys}
+    doc = {"date": time.strftime("%Y-%m-%d"), "model_id": model.model_id, "weight_hash": model.weight_hash.hex(),
+           "inter": model.inter is not None, "frames": args.frames, "qualities": args.qualities, "crf": args.crf,
+           "clips": results, "average_bd_rate": average}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "video_rd.json").write_text(json.dumps(doc, indent=1))
+    md = [f"# Video RD ({args.frames} frames per clip; model `{model.model_id}`"
+          + ("" if model.inter is not None else ", intra-only: no GOP runs") + ")", "",
+          "| BD-rate (RGB PSNR) | " + " | ".join(r["clip"] for r in results) + " | average |",
+          "|---|" + "---|" * (len(results) + 1)]
+    for k in keys:
+        cells = [(f"{r['bd_rate'][k]['psnr']:+.1f}%" if r["bd_rate"].get(k, {}).get("psnr") is not None else "n/a")
+                 for r in results]
+        avg = average[k]["psnr"]
+        md.append(f"| {k} | " + " | ".join(cells) + f" | {'n/a' if avg is None else f'{avg:+.1f}%'} |")
+    (args.out / "video_rd.md").write_text("\n".join(md) + "\n")
+    _plot(results, args.out / "video_rd.png")
+    return 0
+
+
+def _plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(results)
+    cols = min(4, n)
+    fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(4 * cols, 3.2 * ((n + cols - 1) // cols)),
+                             squeeze=False)
+    for ax, r in zip(axes.flat, results):
+        for name, pts in r["series"].items():
+            ax.plot([p["bpp"] for p in pts], [p["psnr"] for p in pts], "o-", ms=3, label=name)
+        ax.set_title(r["clip"], fontsize=9)
+        ax.set_xlabel("bpp")
+        ax.set_ylabel("RGB PSNR (dB)")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
