@@ -124,9 +124,12 @@ class IntraModule(L.LightningModule):
 
 class FullImageProbe(L.Callback):
     """Every ``every`` steps, code one full-size image (forward in eval mode) at fixed qualities and
-    log its bpp and PSNR: 128² crops cannot show failures that only appear far from borders."""
+    log its bpp and PSNR: 128² crops cannot show failures that only appear far from borders.
 
-    def __init__(self, *, image: str = "../shared/data/kodak/kodim07.png", every: int = 250,
+    The default image is the first frame of a clip we may train on, not a benchmark image: the probe
+    watches for failures and is never used to pick a checkpoint."""
+
+    def __init__(self, *, image: str = "../shared/data/video/car_detection_768x432.mp4", every: int = 250,
                  qualities: tuple[float, ...] = (2.0, 6.0)) -> None:
         self.image, self.every, self.qualities = image, every, qualities
         self._x: Tensor | None = None
