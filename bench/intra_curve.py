@@ -83,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     for run in args.run or ["intra"]:
         points = {pt["steps"]: pt for pt in results["runs"].get(run, [])}
         for ckpt in checkpoints(ROOT / "runs" / run, args.every):
-            codec, _, meta = codec_from_checkpoint(ckpt)
+            try:
+                codec, _, meta = codec_from_checkpoint(ckpt)
+            except ValueError as exc:  # a diverged run: record it, do not plot it
+                results.setdefault("failed", {})[f"{run}/{ckpt.name}"] = str(exc)
+                print(f"{run} {ckpt.name}: {exc}", flush=True)
+                continue
             if meta["steps"] in points:
                 continue
             t0 = time.perf_counter()

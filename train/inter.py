@@ -22,6 +22,7 @@ from torch import Tensor
 from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
 from lvc.models.zoo import load_state
 from train.intra import DEFAULT_LAMBDAS
+from lvc.models.layers import interp_levels
 from train.losses import rate_bpp
 
 Stage = Literal["motion", "residual", "joint"]
@@ -59,11 +60,8 @@ class InterModule(L.LightningModule):
         self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
 
     def lam(self, q: Tensor) -> Tensor:
-        levels = len(self.hparams.lambdas)
-        q = q.clamp(1, levels) - 1
-        lo = q.floor().clamp(max=levels - 2).long()
-        t = q - lo
-        return torch.exp((1 - t) * self.log_lambdas[lo] + t * self.log_lambdas[lo + 1])
+        """λ at qualities q (B,), interpolated between the anchors exactly as the gains are."""
+        return interp_levels(self.log_lambdas, q).exp()
 
     def training_step(self, clip: Tensor, batch_idx: int) -> Tensor:
         b, n = clip.shape[:2]

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from lvc.models.builders import ImageCodecSpec, build_image_codec
 from lvc.models.zoo import load_state
+from lvc.models.layers import interp_levels
 from train.losses import rate_bpp
 
 # λ of each anchor quality (CompressAI's MSE ladder, loss = λ·255²·MSE + bpp).
@@ -62,11 +63,8 @@ class IntraModule(L.LightningModule):
         self.cpu_seconds_before = 3600.0 * float(meta.get("cpu_hours", 0.0)) if init_weights else 0.0
 
     def lam(self, q: Tensor) -> Tensor:
-        """λ at qualities q (B,) by log-linear interpolation between anchors."""
-        q = q.clamp(1, self.spec.levels) - 1
-        lo = q.floor().clamp(max=self.spec.levels - 2).long()
-        t = q - lo
-        return torch.exp((1 - t) * self.log_lambdas[lo] + t * self.log_lambdas[lo + 1])
+        """λ at qualities q (B,), interpolated between the anchors exactly as the gains are."""
+        return interp_levels(self.log_lambdas, q).exp()
 
     def on_fit_start(self) -> None:
         if self.hparams.calibrate and self.global_step == 0 and not self.hparams.init_weights:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lvc import bitstream as bs
 from lvc.errors import CorruptStreamError, UnsupportedStreamError
-from lvc.io.files import check_input, temp_path
+from lvc.io.files import AtomicOutput, check_input, temp_path
 
 HANDLER_PREFIX = "lvc "
 
@@ -35,7 +35,7 @@ class AccessUnit:
     duration: int
 
 
-class ContainerWriter:
+class ContainerWriter(AtomicOutput):
     """Writes access units (and optionally the source's audio) to an ``.lvc`` file."""
 
     def __init__(self, path: str | Path, *, time_base: Fraction, elementary: bool = False,
@@ -125,15 +125,6 @@ class ContainerWriter:
         except Exception:  # noqa: BLE001 - best effort; the file is deleted anyway
             pass
         self.tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> ContainerWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,25 @@ from pathlib import Path
 from lvc.errors import InputError
 
 
+class AtomicOutput:
+    """An output published by ``close()`` and removed by ``abort()``; ``with`` does the right one."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):  # noqa: ANN204
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def check_output(path: str | Path, overwrite: bool, inputs: tuple[str | Path, ...] = ()) -> Path:
     """Refuse to clobber an existing output (without ``overwrite``) or any input."""
     path = Path(path)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from lvc.errors import InputError
-from lvc.io.files import check_input, temp_path
+from lvc.io.files import AtomicOutput, check_input, temp_path
 
 
 @dataclass(frozen=True)
@@ -131,26 +131,11 @@ def write_png(path: str | Path, rgb: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------------- writers
-class FrameWriter:
+class FrameWriter(AtomicOutput):
     """Writes RGB frames somewhere; ``close()`` publishes, ``abort()`` leaves nothing behind."""
 
     def write(self, rgb: np.ndarray, pts: int, duration: int) -> None:
         raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def abort(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> FrameWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def _yuv_planes(rgb: np.ndarray, pix_fmt: str) -> bytes:

@@ -179,5 +179,8 @@ class ImageCodec(nn.Module):
 
     def update(self) -> None:
         """Freeze the entropy models into integer coding tables (before export)."""
+        bad = [n for n, p in self.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise ValueError(f"cannot build coding tables: {len(bad)} parameters are not finite (first: {bad[0]})")
         self.hyper_prior.update()
         self.conditional.update()

@@ -85,6 +85,17 @@ class BlockDCT(nn.Module):
         return self.conv(F.pixel_unshuffle(x, self.block))
 
 
+def interp_levels(table: Tensor, q: Tensor) -> Tensor:
+    """Rows of ``table`` (levels, ...) at qualities ``q`` (B,) in [1, levels], linearly interpolated.
+
+    Applied to log-gains (or log-λ) this is geometric interpolation between the anchor qualities."""
+    levels = table.shape[0]
+    q = q.to(table.dtype).clamp(1, levels) - 1
+    lo = q.floor().clamp(max=levels - 2).long()
+    t = (q - lo).reshape(-1, *([1] * (table.dim() - 1)))
+    return (1 - t) * table[lo] + t * table[lo + 1]
+
+
 class QualityGains(nn.Module):
     """Per-channel gains at ``levels`` anchor qualities, interpolated geometrically in between.
 
@@ -99,11 +110,7 @@ class QualityGains(nn.Module):
         self.log_gain = nn.Parameter(log_gain.clone())
 
     def log(self, q: Tensor) -> Tensor:
-        q = q.to(self.log_gain.dtype).clamp(1, self.levels) - 1
-        lo = q.floor().clamp(max=self.levels - 2).long()
-        t = (q - lo)[:, None]
-        g = (1 - t) * self.log_gain[lo] + t * self.log_gain[lo + 1]
-        return g[:, :, None, None]
+        return interp_levels(self.log_gain, q)[:, :, None, None]
 
     def forward(self, q: Tensor) -> Tensor:
         return self.log(q).exp()
