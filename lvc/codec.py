@@ -22,7 +22,7 @@ import torch
 from lvc import bitstream as bs
 from lvc.errors import CorruptStreamError
 from lvc.gop import GopScheduler
-from lvc.intra import DEFAULT_TILE, IntraCoder, to_tensor, to_uint8
+from lvc.intra import DEFAULT_TILE, IntraCoder, codec_threads, to_tensor, to_uint8
 from lvc.models.inter import InterCodec
 from lvc.models.zoo import LoadedModel, find_by_hash
 
@@ -92,7 +92,7 @@ class VideoEncoder:
         wanted = self.scheduler.decide(rgb)
         if wanted == "P" and self.inter is not None and self.reference is not None:
             frame_type = "P"
-            with torch.inference_mode():
+            with torch.inference_mode(), codec_threads():
                 c = self.inter.compress(to_tensor(rgb, self.device), to_tensor(self.reference, self.device),
                                         self.quality)
             streams, recon = c.streams, to_uint8(c.x_hat)
@@ -168,7 +168,7 @@ class VideoDecoder:
         if self.reference is None:
             raise CorruptStreamError(f"frame {index}: P-frame without a decoded reference (stream starts mid-GOP)")
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), codec_threads():
                 c = self._inter.decompress(unit.streams, to_tensor(self.reference, self.device), unit.quality)
         except ValueError as exc:
             raise CorruptStreamError(f"frame {index}: {exc}") from None

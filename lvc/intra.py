@@ -7,6 +7,9 @@ pure function of (height, width, tile), so the decoder rebuilds it from the sequ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -15,6 +18,21 @@ from lvc.errors import CorruptStreamError
 from lvc.models.image_codec import ImageCodec
 
 DEFAULT_TILE = 2048
+# oneDNN partitions large convolutions by thread count, and the partitioning changes the float
+# rounding: an encoder on 2 threads and a decoder on 1 disagree in the last bit, and the frame CRC
+# fails. Every codec computation therefore runs on this many intra-op threads, whatever the caller set.
+CODEC_THREADS = 2
+
+
+@contextmanager
+def codec_threads() -> Iterator[None]:
+    """Run the block on :data:`CODEC_THREADS` intra-op threads, then restore the caller's setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(CODEC_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def tile_grid(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
@@ -47,6 +65,7 @@ class IntraCoder:
         self.streams_per_tile = 1 + len(codec.context.groups)
 
     @torch.inference_mode()
+    @codec_threads()
     def encode(self, rgb: np.ndarray, quality: float) -> tuple[list[bytes], np.ndarray]:
         """Streams (tile-major) and the decoder-exact reconstruction of ``rgb`` (H, W, 3) uint8."""
         h, w, _ = rgb.shape
@@ -66,6 +85,7 @@ class IntraCoder:
         return {"header": total - hyper - latent, "hyper": hyper, "latent": latent}
 
     @torch.inference_mode()
+    @codec_threads()
     def decode(self, streams: list[bytes], height: int, width: int, quality: float) -> np.ndarray:
         """The frame (H, W, 3) uint8 from its streams."""
         grid = tile_grid(height, width, self.tile)
