@@ -73,6 +73,16 @@ def tiny_env(tiny_weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tiny_weights_dir
 
 
+@pytest.fixture
+def one_torch_thread() -> object:
+    """Tiny frames gain nothing from threads, and on a busy machine two spinning threads run these
+    tests many times slower than one (the codec itself still computes on its fixed thread count)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def shared_data(sub: str) -> Path:
     """A folder of ../shared/data, or skip the test with the reason."""
     path = SHARED_DATA / sub

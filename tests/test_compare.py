@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from lvc import api
 from lvc.cli import main
@@ -15,13 +14,7 @@ from lvc.io.x26x import anchor_available, x26x_encode, x26x_options
 from tests.test_inspect import write_clip
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # See tests/test_inspect.py: on a busy machine two torch threads make these tiny encodes crawl.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_compare_end_to_end(tiny_env, tmp_path, capsys) -> None:  # noqa: ANN001

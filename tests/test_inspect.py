@@ -37,14 +37,7 @@ def write_clip(path: Path, frames: int, width: int = W, height: int = H) -> Path
     return path
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Small frames gain nothing from threads, and on a busy machine two spinning threads run these
-    # tests many times slower than one.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
