@@ -7,6 +7,7 @@ gets its BD-rate against JPEG 2000. Several runs (the warm start and its randoml
 twin) go on the same axes.
 
     python bench/intra_curve.py --run intra --run intra_random
+    python bench/intra_curve.py --ckpt intra_gpu=runs/gpu_lease1/intra.ckpt   # one (slimmed) checkpoint
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", action="append", default=None, help="run name under runs/ (repeatable)")
     p.add_argument("--every", type=int, default=1000, help="use checkpoints whose step is a multiple of this")
+    p.add_argument("--ckpt", action="append", default=[],
+                   help="NAME=PATH: one more checkpoint (full or slimmed) as a point of run NAME (repeatable)")
     p.add_argument("--kodak", type=Path, default=ROOT.parent / "shared/data/kodak")
     p.add_argument("--out", type=Path, default=ROOT / "bench/results")
     p.add_argument("--quiet", action="store_true")
@@ -80,9 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     results["anchor_j2k"] = anchor_curve(images)
     results["qualities"] = list(QUALITIES)
     results["kodak_images"] = len(images)
-    for run in args.run or ["intra"]:
+    todo: dict[str, list[Path]] = {run: checkpoints(ROOT / "runs" / run, args.every)
+                                   for run in args.run or ([] if args.ckpt else ["intra"])}
+    for item in args.ckpt:
+        run, _, path = item.partition("=")
+        todo.setdefault(run, []).append(Path(path))
+    for run, ckpts in todo.items():
         points = {pt["steps"]: pt for pt in results["runs"].get(run, [])}
-        for ckpt in checkpoints(ROOT / "runs" / run, args.every):
+        for ckpt in ckpts:
             try:
                 codec, _, meta = codec_from_checkpoint(ckpt)
             except ValueError as exc:  # a diverged run: record it, do not plot it
@@ -104,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
             points[meta["steps"]] = pt
             if not args.quiet:
                 bd = pt["bd_rate_vs_j2k"]
-                print(f"{run} step {meta['steps']:6d} ({meta['cpu_hours']:.2f} h): "
+                print(f"{run} step {meta['steps']:6d} ({meta['cpu_hours']:.2f} CPU-h, "
+                      f"{meta.get('gpu_hours', 0):.3f} GPU-h): "
                       + "  ".join(f"q{q:g} {b:.3f} bpp {s:.2f} dB" for q, b, s in zip(QUALITIES, pt["bpp"], pt["psnr"]))
-                      + f"  BD-rate vs J2K {'n/a' if bd is None else f'{bd:+.1f} %'}  [{time.perf_counter() - t0:.0f} s]",
+                      + f"  BD-rate vs J2K {'n/a' if bd is None else f'{bd:+.1f} %'}"
+                      + f"  [{time.perf_counter() - t0:.0f} s]",
                       flush=True)
         results["runs"][run] = [points[k] for k in sorted(points)]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -126,8 +136,13 @@ def plot(results: dict, path: Path) -> None:
         hours = [p["cpu_hours"] for p in pts]
         ax1.plot(hours, [np.nan if p["bd_rate_vs_j2k"] is None else p["bd_rate_vs_j2k"] for p in pts], "o-",
                  label=run)
+        for p in pts:  # GPU time does not fit the CPU-hours axis: say it beside the point
+            if p.get("gpu_hours") and p["bd_rate_vs_j2k"] is not None:
+                ax1.annotate(f"+{60 * p['gpu_hours']:.1f} GPU-min", (p["cpu_hours"], p["bd_rate_vs_j2k"]),
+                             textcoords="offset points", xytext=(6, 4), fontsize=8)
         for p in pts[-1:]:
-            ax2.plot(p["bpp"], p["psnr"], "o-", label=f"{run} @ {p['steps']} steps ({p['cpu_hours']:.1f} h)")
+            gpu = f" + {60 * p['gpu_hours']:.1f} GPU-min" if p.get("gpu_hours") else ""
+            ax2.plot(p["bpp"], p["psnr"], "o-", label=f"{run} @ {p['steps']} steps ({p['cpu_hours']:.1f} CPU-h{gpu})")
         if len(pts) > 1:
             ax2.plot(pts[0]["bpp"], pts[0]["psnr"], "x:", label=f"{run} @ {pts[0]['steps']} steps")
     ax1.axhline(0, color="k", lw=0.8)

@@ -50,7 +50,7 @@ def run_clip(clip: Path, args: argparse.Namespace, model, work: Path) -> dict:  
     for gop in gops:
         name = "lvc all-intra" if gop == 1 else f"lvc GOP {gop}"
         series[name] = [lvc_point(clip, q, gop=gop, frames=args.frames, model=model, device="cpu", workdir=work,
-                                  progress=False) for q in args.qualities]
+                                  progress=False, mode_decision=args.mode_decision) for q in args.qualities]
     for anchor in (a for a in ANCHORS if anchor_available(a)):
         series[f"{anchor} GOP 12"] = [x26x_point(clip, anchor, crf, gop=12, frames=args.frames, workdir=work,
                                                  progress=False) for crf in args.crf]
@@ -70,13 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--video-dir", type=Path, default=VIDEO_DIR)
     p.add_argument("--out", type=Path, default=ROOT / "bench/results")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--no-mode-decision", dest="mode_decision", action="store_false",
+                   help="code frames exactly as the GOP schedule says (no RD choice of I over P)")
     args = p.parse_args(argv)
     if not args.video_dir.exists():
         print(f"skipped: no video folder at {args.video_dir}")
         return 0
-    from lvc.models.zoo import DEFAULT_IMAGE_MODEL, load_image_model
+    from lvc.models.zoo import DEFAULT_VIDEO_MODEL, load_image_model
 
-    model = load_image_model(args.model or DEFAULT_IMAGE_MODEL)
+    model = load_image_model(args.model or DEFAULT_VIDEO_MODEL)
     clips = [args.video_dir / c for c in args.clips] if args.clips else sorted(
         c for c in args.video_dir.iterdir() if c.suffix in {".y4m", ".mp4"} and c.name not in TRAINING_CLIPS)
     results = []
@@ -94,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
                                                           if r["bd_rate"].get(k, {}).get(m) is not None]) else None)
                    for m, _ in METRICS} for k in keys}
     doc = {"date": time.strftime("%Y-%m-%d"), "model_id": model.model_id, "weight_hash": model.weight_hash.hex(),
-           "inter": model.inter is not None, "frames": args.frames, "qualities": args.qualities, "crf": args.crf,
+           "inter": model.inter is not None, "mode_decision": args.mode_decision, "frames": args.frames,
+           "qualities": args.qualities, "crf": args.crf,
            "clips": results, "average_bd_rate": average}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "video_rd.json").write_text(json.dumps(doc, indent=1))
-    md = [f"# Video RD ({args.frames} frames per clip; model `{model.model_id}`"
-          + ("" if model.inter is not None else ", intra-only: no GOP runs") + ")", "",
+    md = [f"# Video RD ({args.frames} frames per clip; model `{model.model_id}` ({model.weight_hash.hex()})"
+          + ("" if model.inter is not None else ", intra-only: no GOP runs")
+          + ("" if args.mode_decision else ", no I/P mode decision") + ")", "",
           "| BD-rate (RGB PSNR) | " + " | ".join(r["clip"] for r in results) + " | average |",
           "|---|" + "---|" * (len(results) + 1)]
     for k in keys:

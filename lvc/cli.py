@@ -48,7 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-g", "--gop", type=_gop, default=DEFAULT_GOP,
                    help=f"intra period (1 = all-intra; default {DEFAULT_GOP}); 'auto' adds scene-cut detection")
     e.add_argument("--recon", help="also write the encoder's reconstruction (.png, folder, .y4m or .mp4)")
-    e.add_argument("--model", default=None, help="model id or .pt weight file (default: the shipped model)")
+    e.add_argument("--no-mode-decision", dest="mode_decision", action="store_false",
+                   help="code every frame as the GOP schedule says (by default a P-frame that would cost more "
+                        "than an I-frame, in rate-distortion terms, is coded as I)")
+    e.add_argument("--model", default=None,
+                   help="model id or .pt weight file (default: the shipped video model; the image model for a still)")
 
     d = sub.add_parser("decode", parents=[common], help="decode .lvc to frames")
     d.add_argument("input", help=".lvc file")
@@ -84,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--frames", type=int, default=30, help="compare the first N frames (default 30)")
     c.add_argument("--plot", help="write the RD curves as a PNG (needs matplotlib)")
     c.add_argument("--json", help="write every point and the BD-rates as JSON")
-    c.add_argument("--model", default=None, help="lvc model id or .pt weight file (default: the shipped model)")
+    c.add_argument("--model", default=None, help="lvc model id or .pt weight file (default: the shipped video model)")
     return p
 
 
@@ -107,12 +111,11 @@ def _device(name: str) -> str:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     from lvc import api
-    from lvc.models.zoo import DEFAULT_IMAGE_MODEL
 
     summary = api.encode(args.input, args.output, quality=args.quality, gop=args.gop or DEFAULT_GOP,
                          scene_cuts=args.gop == 0, frames=args.frames, start=args.start, recon=args.recon,
-                         model=args.model or DEFAULT_IMAGE_MODEL, device=_device(args.device),
-                         overwrite=args.overwrite, progress=not args.quiet)
+                         model=args.model, device=_device(args.device),
+                         overwrite=args.overwrite, progress=not args.quiet, mode_decision=args.mode_decision)
     if not args.quiet:
         print(f"{args.output}: {summary.line()}")
     return 0

@@ -21,7 +21,7 @@ import torch
 
 from lvc import bitstream as bs
 from lvc.errors import CorruptStreamError
-from lvc.gop import GopScheduler
+from lvc.gop import GopScheduler, RdModeDecision
 from lvc.intra import DEFAULT_TILE, IntraCoder, codec_threads, to_tensor, to_uint8
 from lvc.models.inter import InterCodec
 from lvc.models.zoo import LoadedModel, find_by_hash
@@ -63,7 +63,8 @@ class VideoEncoder:
 
     def __init__(self, model: LoadedModel, *, width: int, height: int, quality: float, fps: tuple[int, int] = (25, 1),
                  time_base: tuple[int, int] = (1, 25), pixel_format: str = "rgb24", gop: int = 1,
-                 scene_cuts: bool = False, tile: int = DEFAULT_TILE, device: torch.device | str = "cpu") -> None:
+                 scene_cuts: bool = False, tile: int = DEFAULT_TILE, device: torch.device | str = "cpu",
+                 mode_decision: bool = True) -> None:
         levels = model.codec.y_gains.levels
         if not 1 <= quality <= levels:
             raise ValueError(f"quality must be in [1, {levels}], got {quality}")
@@ -74,6 +75,8 @@ class VideoEncoder:
         self.scheduler = GopScheduler(period=gop, scene_cuts=scene_cuts)
         self.intra = IntraCoder(model.codec, tile=tile, device=device)
         self.inter = model.inter
+        # Where the schedule says P, also try I and keep the cheaper in RD terms (needs the model's λ).
+        self.modes = RdModeDecision(model.lambdas, quality) if mode_decision and model.lambdas else None
         self.device = torch.device(device)
         self.reference: np.ndarray | None = None
         self.frames = 0
@@ -96,6 +99,11 @@ class VideoEncoder:
                 c = self.inter.compress(to_tensor(rgb, self.device), to_tensor(self.reference, self.device),
                                         self.quality)
             streams, recon = c.streams, to_uint8(c.x_hat)
+            if self.modes is not None:
+                i_streams, i_recon = self.intra.encode(rgb, self.quality)
+                if self.modes.prefer_intra((sum(map(len, i_streams)), i_recon), (sum(map(len, streams)), recon), rgb):
+                    frame_type, streams, recon = "I", i_streams, i_recon
+                    self.scheduler.restart()
         else:
             frame_type = "I"
             streams, recon = self.intra.encode(rgb, self.quality)

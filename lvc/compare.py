@@ -111,13 +111,13 @@ def measure(decoded: Iterable[np.ndarray], source: str | Path, frames: int, *, l
 
 
 def lvc_point(source: str | Path, quality: float, *, gop: int, frames: int, model, device: str,  # noqa: ANN001
-              workdir: Path, progress: bool) -> RdPoint:
+              workdir: Path, progress: bool, mode_decision: bool = True) -> RdPoint:
     """Encode ``source`` with lvc at ``quality``, decode the file, measure. ``model`` is a LoadedModel."""
     from lvc import api
 
     out = workdir / f"lvc_q{quality:g}.lvc"
     summary = api.encode(source, out, quality=quality, gop=gop, frames=frames, model=model, device=device,
-                         overwrite=True, progress=progress)
+                         overwrite=True, progress=progress, mode_decision=mode_decision)
     decoded = (f.rgb for f in api.iter_decode(out, device=device, model=model))
     n, p, y, m = measure(decoded, source, summary.frames, label=f"lvc q{quality:g}", progress=progress)
     return RdPoint("lvc", f"q{quality:g}", n, out.stat().st_size, summary.width, summary.height, summary.fps, p, y, m)
@@ -199,7 +199,7 @@ def command(args: argparse.Namespace) -> int:
     from lvc.inspect import json_safe
     from lvc.io.files import atomic_write_bytes, check_output
     from lvc.io.video import open_media
-    from lvc.models.zoo import load_image_model
+    from lvc.models.zoo import default_model_id, load_image_model
 
     qualities = _number_list(args.qualities, "qualities", 1, 8)
     crfs = _number_list(args.crf, "crf", 0, 51)
@@ -217,7 +217,7 @@ def command(args: argparse.Namespace) -> int:
     anchors = [a for a in ANCHORS if anchor_available(a)]
     for missing in (a for a in ANCHORS if a not in anchors):
         print(f"lvc compare: {missing} skipped: this PyAV has no {ANCHORS[missing]} encoder", file=sys.stderr)
-    model = load_image_model(args.model) if args.model else load_image_model()
+    model = load_image_model(args.model or default_model_id(media.is_still))
     progress = not args.quiet
     points: list[RdPoint] = []
     total = len(qualities) + len(anchors) * len(crfs)

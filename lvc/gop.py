@@ -1,8 +1,13 @@
-"""Frame-type decisions: a fixed intra period, optionally with scene-cut detection. Pure numpy.
+"""Frame-type decisions: a fixed intra period, optionally with scene-cut detection, and a
+rate–distortion choice of I over P frame by frame. Pure numpy.
 
 A scene cut is declared when the mean absolute difference of two consecutive frames' 1/8-scale
 luma exceeds ``cut_threshold`` (in 8-bit levels): predicting across a cut costs more than a fresh
 I-frame, and an I-frame there also restarts the prediction chain.
+
+Where the schedule says P, the encoder may also code the frame as I and keep whichever costs less
+in the training objective, ``bits + λ(q)·SSE`` (:class:`RdModeDecision`): on content the P-frame
+codec predicts badly, an I-frame is then both smaller and better, and it restarts the chain.
 """
 
 from __future__ import annotations
@@ -45,3 +50,30 @@ class GopScheduler:
             return "I"
         self._since_intra += 1
         return "P"
+
+    def restart(self) -> None:
+        """The frame just decided P was coded as I: the next period counts from it."""
+        self._since_intra = 1
+
+
+class RdModeDecision:
+    """Chooses I or P for a frame coded both ways, by ``bits + λ·SSE/3`` (SSE over 8-bit RGB).
+
+    That is the loss the codecs were trained on, ``bpp + λ·255²·MSE`` with MSE over [0, 1] RGB,
+    multiplied by the pixel count; ``lambdas`` are the λ of the anchor qualities, and a fractional
+    quality interpolates them log-linearly, as the codec's gains are interpolated.
+    """
+
+    def __init__(self, lambdas: tuple[float, ...] | list[float], quality: float) -> None:
+        logs = np.log(np.asarray(lambdas, dtype=np.float64))
+        q = min(max(quality, 1.0), len(logs)) - 1
+        lo = min(int(q), len(logs) - 2)
+        self.lam = float(np.exp(logs[lo] + (q - lo) * (logs[lo + 1] - logs[lo])))
+
+    def cost(self, nbytes: int, recon: np.ndarray, source: np.ndarray) -> float:
+        sse = float(np.square(recon.astype(np.float64) - source.astype(np.float64)).sum())
+        return 8.0 * nbytes + self.lam * sse / 3.0
+
+    def prefer_intra(self, intra: tuple[int, np.ndarray], inter: tuple[int, np.ndarray], source: np.ndarray) -> bool:
+        """Whether the I-frame (bytes, reconstruction) beats the P-frame for ``source``."""
+        return self.cost(*intra, source) < self.cost(*inter, source)

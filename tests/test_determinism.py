@@ -34,16 +34,20 @@ def test_separate_process_decode_matches_recon(tiny_env, tmp_path) -> None:  # n
 
 
 def test_shipped_model_other_thread_count(tmp_path) -> None:  # noqa: ANN001
-    """The real model's large convolutions are where thread partitioning changes rounding."""
+    """The real models' large convolutions are where thread partitioning changes rounding; with the
+    video model installed, the P-frames (motion, compensation, residual) are checked too."""
     import pytest
 
-    from lvc.models.zoo import DEFAULT_IMAGE_MODEL, weight_path
+    from lvc.info import stream_info
+    from lvc.models.zoo import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, weight_path
 
     if not weight_path(DEFAULT_IMAGE_MODEL).exists():
         pytest.skip("shipped weights not present")
     lvc, recon = tmp_path / "a.lvc", tmp_path / "recon.y4m"
     assert main(["encode", str(ROOT / "samples/hopper_pan.mp4"), "-o", str(lvc), "--frames", "3", "--recon",
                  str(recon), "--quiet"]) == 0
+    if weight_path(DEFAULT_VIDEO_MODEL).exists():
+        assert stream_info(lvc).frame_types == "IPP"
     out = tmp_path / "dec.y4m"
     _decode_in_subprocess(lvc, out, 1)
     assert out.read_bytes() == recon.read_bytes()

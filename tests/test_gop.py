@@ -25,3 +25,29 @@ def test_scene_cut_restarts_the_gop() -> None:
     assert "".join(g.decide(f) for f in _frames(10, cut_at=6)) == "IPPPIPIPPP"
     g = GopScheduler(period=4, scene_cuts=False)
     assert "".join(g.decide(f) for f in _frames(10, cut_at=6)) == "IPPPIPPPIP"
+
+
+def test_restart_counts_the_period_from_an_adaptive_i_frame() -> None:
+    g = GopScheduler(period=4)
+    types = [g.decide(f) for f in _frames(3)]
+    g.restart()  # frame 2 was coded as I after all
+    assert "".join(types) + "".join(g.decide(f) for f in _frames(5)) == "IPP" + "PPPIP"  # I again 4 after frame 2
+
+
+def test_rd_mode_decision_weighs_bits_against_distortion() -> None:
+    import pytest
+
+    from lvc.gop import RdModeDecision
+
+    ladder = (0.001, 0.004, 0.016)
+    assert RdModeDecision(ladder, 2).lam == pytest.approx(0.004)
+    assert RdModeDecision(ladder, 2.5).lam == pytest.approx(0.008)  # geometric, as the gains
+    assert RdModeDecision(ladder, 9).lam == pytest.approx(0.016)
+    src = np.zeros((4, 4, 3), np.uint8)
+    off_by_10 = src + 10  # SSE 4800
+    d = RdModeDecision(ladder, 1)
+    assert d.cost(100, off_by_10, src) == pytest.approx(800 + 0.001 * 4800 / 3)
+    # cheaper and as good wins; at a high λ, a few more bytes buy a much better frame
+    assert d.prefer_intra((90, off_by_10), (100, off_by_10), src)
+    assert not RdModeDecision((1e-9, 1e-9), 1).prefer_intra((110, src), (100, off_by_10), src)
+    assert RdModeDecision((1.0, 1.0), 1).prefer_intra((110, src), (100, off_by_10), src)

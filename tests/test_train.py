@@ -6,12 +6,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
 from lvc.image import decode_image, encode_image_with_recon
 from lvc.models.zoo import load_image_model
 from tests.conftest import ROOT, natural_image
+from train.intra import DEFAULT_LAMBDAS
 
 
 def test_fast_dev_run_and_export(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
@@ -31,9 +33,12 @@ def test_fast_dev_run_and_export(tmp_path: Path, monkeypatch) -> None:  # noqa: 
     assert torch.isfinite(loss)
     ckpt = next(ckpt_dir.rglob("*.ckpt"))
 
-    from train.export import export_checkpoint
+    from train.export import export_checkpoint, slim_checkpoint
 
     path = export_checkpoint(ckpt, "smoke", tmp_path / "weights")
+    # A slimmed checkpoint (what a GPU lease brings back) exports to the same weights.
+    slim = export_checkpoint(slim_checkpoint(ckpt, tmp_path / "slim.ckpt"), "smoke", tmp_path / "from-slim")
+    assert _same_state(path, slim, "state_dict")
     model = load_image_model(str(path))
     rgb = natural_image(33, 47)
     data, recon = encode_image_with_recon(rgb, 2.0, model)
@@ -49,7 +54,8 @@ def test_flow_stage_smoke(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
         Image.fromarray(natural_image(140, 150, seed=i)).save(images / f"{i}.png")
     monkeypatch.setattr(sys, "argv", ["train"])
     cli = LightningCLI(args=["fit", "-c", str(ROOT / "configs/tiny_flow.yaml"), f"--data.init_args.root={images}",
-                             "--trainer.val_check_interval=2"], save_config_kwargs={"overwrite": True})
+                             "--trainer.val_check_interval=2", f"--trainer.default_root_dir={tmp_path}"],
+                       save_config_kwargs={"overwrite": True})
     assert cli.trainer.global_step == 2
     assert torch.isfinite(cli.trainer.callback_metrics["val_epe"])
 
@@ -71,7 +77,7 @@ def test_inter_stage_smoke_and_video_export(tmp_path: Path, monkeypatch, tiny_en
     from lvc import api
     from lvc.info import stream_info
     from tests.media import moving_frames, write_y4m
-    from train.export import export_checkpoint
+    from train.export import export_checkpoint, slim_checkpoint
 
     clips = tmp_path / "clips"
     clips.mkdir()
@@ -83,8 +89,76 @@ def test_inter_stage_smoke_and_video_export(tmp_path: Path, monkeypatch, tiny_en
                                  f"--trainer.default_root_dir={tmp_path / stage}"],
                            save_config_kwargs={"overwrite": True})
         assert cli.trainer.global_step == 2 and torch.isfinite(cli.trainer.callback_metrics["loss"])
-    path = export_checkpoint(next((tmp_path / "joint").rglob("*.ckpt")), "tiny-video-smoke", tiny_env)
+    ckpt = next((tmp_path / "joint").rglob("*.ckpt"))
+    path = export_checkpoint(ckpt, "tiny-video-smoke", tiny_env)
+    # Slimmed, it lacks the frozen intra codec and RAFT; with RAFT's checkpoint it exports the same.
+    full = torch.load(ckpt, weights_only=False)
+    flow = tmp_path / "flow.ckpt"
+    torch.save({"state_dict": {k[len("inter."):]: v for k, v in full["state_dict"].items()
+                               if k.startswith("inter.flow.")}}, flow)
+    slim = slim_checkpoint(ckpt, tmp_path / "slim.ckpt")
+    assert not any(k.startswith(("intra.", "inter.flow.")) for k in torch.load(slim, weights_only=False)["state_dict"])
+    again = export_checkpoint(slim, "tiny-video-smoke", tmp_path / "from-slim", flow=str(flow))
+    assert _same_state(path, again, "inter_state") and _same_state(path, again, "state_dict")
     lvc = tmp_path / "v.lvc"
-    api.encode(clips / "a.y4m", lvc, model=str(path), gop=3)
+    api.encode(clips / "a.y4m", lvc, model=str(path), gop=3, mode_decision=False)  # P even where I is cheaper
     assert stream_info(lvc).frame_types == "IPPIPP"
+    assert load_image_model(str(path)).lambdas == tuple(DEFAULT_LAMBDAS)  # the encoder's I/P choice needs them
     assert len(list(api.iter_decode(lvc))) == 6
+
+
+def _same_state(a: Path, b: Path, key: str) -> bool:
+    sa, sb = torch.load(a, weights_only=True)[key], torch.load(b, weights_only=True)[key]
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_synthetic_clip_data(tmp_path: Path) -> None:
+    from train.data import SyntheticClipData
+    from train.synthetic import CLIP_MARGIN
+
+    Image.fromarray(natural_image(160, 170)).save(tmp_path / "a.png")
+    dm = SyntheticClipData(root=str(tmp_path), frames=3, crop=48, batch_size=2, epoch_size=4)
+    dm.setup()
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.shape == (2, 3, 3, 48, 48) and 0 <= batch.min() and batch.max() <= 1
+    with pytest.raises(ValueError, match=f"at least {100 + 2 * CLIP_MARGIN}"):
+        SyntheticClipData(root=str(tmp_path), crop=100).setup()
+
+
+def test_final_checkpoint_holds_the_last_step(tmp_path: Path) -> None:
+    import lightning as L
+    from lightning.pytorch.demos.boring_classes import BoringModel
+
+    from train.callbacks import FinalCheckpoint
+
+    L.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, callbacks=[FinalCheckpoint(dirpath=str(tmp_path))]).fit(BoringModel())
+    assert torch.load(tmp_path / "last.ckpt", weights_only=False)["global_step"] == 3
+
+
+@pytest.mark.parametrize("stage", ["intra", "flow", "inter_motion", "inter_residual", "inter_joint"])
+def test_gpu_lease_overlays_parse(stage: str, monkeypatch, capsys) -> None:  # noqa: ANN001
+    from lightning.pytorch.cli import LightningCLI
+
+    from train.lease import lanes
+
+    commands = [" ".join(step.cmd) for lane in lanes(Path("out"), []).values() for step in lane]
+    assert any(f"configs/gpu/{stage}.yaml" in c for c in commands)
+    monkeypatch.setattr(sys, "argv", ["train"])
+    with pytest.raises(SystemExit) as done:
+        LightningCLI(args=["fit", "-c", str(ROOT / f"configs/{stage}.yaml"),
+                           "-c", str(ROOT / f"configs/gpu/{stage}.yaml"), "--print_config"])
+    assert done.value.code == 0
+    printed = capsys.readouterr().out
+    assert "max_steps: -1" in printed and "time_budget_s:" in printed
+
+
+def test_lease_continuation_spends_the_budget_on_the_joint_stage() -> None:
+    from train.lease import SETUP_S, lanes
+
+    inter = lanes(Path("out"), [], inter_from=Path("prev"), budget_s=SETUP_S + 300)["inter"]
+    cmds = [" ".join(step.cmd) for step in inter]
+    assert "--flow prev/flow.ckpt" in cmds[0] and "prev/inter.ckpt" in cmds[0]
+    assert "configs/gpu/inter_joint.yaml" in cmds[1] and "--trainer.max_time=00:00:05:00" in cmds[1]
+    assert not any("inter_motion" in c or "configs/gpu/flow" in c for c in cmds)
+    assert inter[-1].always  # the slimmed checkpoint comes back even if training was cut short

@@ -164,3 +164,27 @@ def test_p_frames_round_trip_in_another_process(tiny_env, tiny_video_weights, tm
     assert out.read_bytes() == recon.read_bytes()
     assert len(list(api.iter_decode(lvc, start=0.13))) == 6  # the I-frame before 0.13 s is frame 0
     assert [f.frame_type for f in api.iter_decode(lvc, start=0.17)] == ["I", "P"]  # from frame 4
+
+
+def test_mode_decision_codes_a_costlier_p_frame_as_i(tiny_env, tiny_video_weights, tmp_path) -> None:  # noqa: ANN001
+    """With λ → 0 only bytes count: frame 1 (whose reference, frame 0, is the same either way) is an
+    I-frame exactly when its I-frame is smaller than its P-frame; the stream still decodes exactly."""
+    import dataclasses
+
+    from lvc.models.zoo import load_image_model
+    from tests.conftest import TINY_VIDEO_ID
+
+    src = write_y4m(tmp_path / "src.y4m", moving_frames(4, 40, 56))
+    model = load_image_model(TINY_VIDEO_ID)
+    sizes = {}
+    for gop in (1, 4):
+        api.encode(src, tmp_path / f"g{gop}.lvc", model=model, quality=5, gop=gop, mode_decision=False)
+        sizes[gop] = [f.nbytes for f in api.iter_decode(tmp_path / f"g{gop}.lvc")]
+    bytes_only = dataclasses.replace(model, lambdas=(1e-12,) * len(model.codec.y_gains.log_gain))
+    lvc, recon = tmp_path / "rd.lvc", tmp_path / "recon.y4m"
+    api.encode(src, lvc, model=bytes_only, quality=5, gop=4, recon=recon)
+    types = stream_info(lvc).frame_types
+    assert types[:2] == ("II" if sizes[1][1] < sizes[4][1] else "IP")
+    out = tmp_path / "out.y4m"
+    _decode_in_subprocess(lvc, out, 1)
+    assert out.read_bytes() == recon.read_bytes()

@@ -1,4 +1,5 @@
-"""``python -m train fit -c configs/intra.yaml`` (LightningCLI) or ``python -m train export CKPT --id ID``."""
+"""``python -m train fit -c configs/intra.yaml`` (LightningCLI), ``python -m train export CKPT --id ID``, or
+``python -m train slim CKPT OUT`` (a checkpoint without optimizer state, for bringing back from a GPU)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ def main() -> None:
         from train.export import main as export_main
 
         sys.exit(export_main(sys.argv[2:]))
+    if len(sys.argv) == 4 and sys.argv[1] == "slim":
+        from train.export import slim_checkpoint
+
+        print(f"wrote {slim_checkpoint(sys.argv[2], sys.argv[3])}")
+        sys.exit(0)
     from lightning.pytorch.cli import LightningCLI
 
     torch.set_float32_matmul_precision("high")

@@ -138,6 +138,56 @@ class FlowPairData(L.LightningDataModule):
         return DataLoader(self.val_set, batch_size=self.batch_size, num_workers=self.num_workers)
 
 
+class SyntheticClips(Dataset):
+    """Clips of ``frames`` frames with camera and object motion (:func:`train.synthetic.synthetic_clip`)."""
+
+    def __init__(self, images: list[torch.Tensor], *, frames: int, crop: int, length: int) -> None:
+        from train.synthetic import CLIP_MARGIN
+
+        need = crop + 2 * CLIP_MARGIN
+        self.images = [im for im in images if min(im.shape[-2:]) >= need]
+        if not self.images:
+            raise ValueError(f"no image is at least {need}x{need}")
+        self.frames, self.crop, self.length = frames, crop, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        """(frames, 3, crop, crop) float in [0, 1]."""
+        from train.synthetic import synthetic_clip
+
+        rng = random.Random()
+        img = self.images[rng.randrange(len(self.images))].float().div(255.0)
+        if rng.random() < 0.5:
+            img = img.flip(-1)
+        return synthetic_clip(img, self.crop, self.frames, rng)
+
+
+class SyntheticClipData(L.LightningDataModule):
+    """Synthetic clips made from every image under ``root``: motion we make from stills (DESIGN.md §6)."""
+
+    def __init__(self, *, root: str = "../shared/data/train_images", frames: int = 5, crop: int = 128,
+                 batch_size: int = 4, epoch_size: int = 4000, num_workers: int = 0,
+                 limit_files: int | None = None) -> None:
+        super().__init__()
+        self.root, self.frames, self.crop, self.batch_size = root, frames, crop, batch_size
+        self.epoch_size, self.num_workers, self.limit_files = epoch_size, num_workers, limit_files
+        self.dataset: SyntheticClips | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.dataset is None:
+            from train.synthetic import CLIP_MARGIN
+
+            files = list_images(self.root)[: self.limit_files]
+            images = RandomCrops(files, crop=self.crop + 2 * CLIP_MARGIN, length=1).images
+            self.dataset = SyntheticClips(images, frames=self.frames, crop=self.crop, length=self.epoch_size)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.dataset, batch_size=self.batch_size, num_workers=self.num_workers, drop_last=True,
+                          persistent_workers=self.num_workers > 0)
+
+
 class VideoClips(Dataset):
     """Random clips of ``frames`` consecutive frames, randomly cropped, from a folder of videos (PyAV).
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec
-from lvc.models.zoo import WEIGHTS_DIR, file_hash
+from lvc.models.zoo import WEIGHTS_DIR, file_hash, load_state
 
 
 def prepare_for_shipping(codec: torch.nn.Module) -> torch.nn.Module:
@@ -56,22 +56,71 @@ def codec_from_checkpoint(ckpt: str | Path) -> tuple[torch.nn.Module, ImageCodec
     codec = build_image_codec(spec)
     prefix = "codec."
     codec.load_state_dict({k[len(prefix):]: v for k, v in blob["state_dict"].items() if k.startswith(prefix)})
-    meta = {"steps": int(blob.get("global_step", 0)) + int(blob.get("step_offset", 0)), "cpu_hours": float(blob.get("cpu_seconds", 0.0)) / 3600,
-            "source": str(ckpt)}
+    meta = {"steps": int(blob.get("global_step", 0)) + int(blob.get("step_offset", 0)),
+            "cpu_hours": float(blob.get("cpu_seconds", 0.0)) / 3600,
+            "gpu_hours": float(blob.get("gpu_seconds", 0.0)) / 3600,
+            "lambdas": [float(v) for v in blob["hyper_parameters"]["lambdas"]], "source": str(ckpt)}
     return prepare_for_shipping(codec), spec, meta
 
 
-def export_checkpoint(ckpt: str | Path, model_id: str, out_dir: Path = WEIGHTS_DIR) -> Path:
-    """Export a checkpoint of :class:`train.intra.IntraModule` (an image model) or of
-    :class:`train.inter.InterModule` (a video model: its intra codec plus the P-frame codec)."""
-    hp = torch.load(ckpt, map_location="cpu", weights_only=False)["hyper_parameters"]
-    if "intra_weights" not in hp:
-        codec, spec, meta = codec_from_checkpoint(ckpt)
-        return export_codec(codec, spec, model_id, out_dir, meta)
+def inter_module_from_checkpoint(ckpt: str | Path, flow: str | Path | None = None) -> torch.nn.Module:
+    """The :class:`train.inter.InterModule` of a checkpoint, full or slimmed (:func:`slim_checkpoint`).
+
+    The state comes from the checkpoint (the warm-start files it was trained from need not exist
+    here). A slimmed one lacks the frozen parts: the intra codec, rebuilt from its ``intra_weights``,
+    and RAFT, loaded from ``flow`` (the flow checkpoint it trained with)."""
     from train.inter import InterModule
 
-    module = InterModule.load_from_checkpoint(ckpt, map_location="cpu")
-    return export_codec(module.intra, module.intra_spec, model_id, out_dir, {"source": str(ckpt)},
+    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    hp = {k: v for k, v in blob["hyper_parameters"].items() if not k.startswith("_")}
+    module = InterModule(**{**hp, "flow_weights": str(flow) if flow else None, "init_weights": None})
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    frozen = ("intra.", "inter.flow.") if flow else ("intra.",)
+    if unexpected or any(not k.startswith(frozen) for k in missing):
+        raise ValueError(f"{ckpt} does not match InterModule: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return module
+
+
+def slim_checkpoint(ckpt: str | Path, out: str | Path) -> Path:
+    """Copy a training checkpoint without optimizer state, floats in fp16 (as shipped) and, for an
+    inter checkpoint, without the parts it keeps frozen (the intra codec and RAFT): what a GPU lease
+    brings back is 3–6x smaller. Exporting it (with ``flow``) gives the weights the full one gives."""
+    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    inter = "intra_weights" in blob["hyper_parameters"]
+    keep = ("hyper_parameters", "global_step", "step_offset", "cpu_seconds", "gpu_seconds", "pytorch-lightning_version")
+    slim = {k: blob[k] for k in keep if k in blob}
+    slim["state_dict"] = {k: (v.half() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()
+                          if not (inter and k.startswith(("intra.", "inter.flow.")))}
+    out = Path(out)
+    torch.save(slim, out)
+    return out
+
+
+def export_checkpoint(ckpt: str | Path, model_id: str, out_dir: Path = WEIGHTS_DIR,
+                      intra: str | None = None, flow: str | None = None, note: str | None = None) -> Path:
+    """Export a checkpoint of :class:`train.intra.IntraModule` (an image model) or of
+    :class:`train.inter.InterModule` (a video model: its intra codec plus the P-frame codec).
+
+    ``intra`` (weights name or path) pairs the P-frame codec with other intra weights of the same
+    spec than the ones it trained with, e.g. an intra model that trained on since. ``flow`` is the
+    RAFT checkpoint of a slimmed inter checkpoint. ``note`` (what trained it) goes into the meta.
+    """
+    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    extra = {"note": note} if note else {}
+    if "intra_weights" not in blob["hyper_parameters"]:
+        codec, spec, meta = codec_from_checkpoint(ckpt)
+        return export_codec(codec, spec, model_id, out_dir, {**meta, **extra})
+    module = inter_module_from_checkpoint(ckpt, flow)
+    # The λ ladder it trained with: the encoder's rate–distortion choice of I over P uses it.
+    meta = {"source": str(ckpt), "steps": int(blob.get("global_step", 0)),
+            "lambdas": [float(v) for v in module.hparams.lambdas], **extra}
+    if intra is not None:
+        state, intra_meta = load_state(intra, with_meta=True)
+        module.intra.load_state_dict(state)
+        trained = {k: v for k, v in intra_meta.items() if k in ("steps", "cpu_hours", "gpu_hours")}
+        meta["intra"] = {"source": str(intra), **trained}
+    return export_codec(module.intra, module.intra_spec, model_id, out_dir, meta,
                         inter=module.inter, inter_spec=module.spec)
 
 
@@ -80,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint")
     parser.add_argument("--id", required=True, help="model id (file name under lvc/weights)")
     parser.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--intra", help="video models: pair the P-frame codec with these intra weights")
+    parser.add_argument("--flow", help="slimmed video checkpoints: the RAFT checkpoint they trained with")
+    parser.add_argument("--note", help="what trained it (steps, data, machine), kept in the file's meta")
     args = parser.parse_args(argv)
-    path = export_checkpoint(args.checkpoint, args.id, args.out_dir)
+    path = export_checkpoint(args.checkpoint, args.id, args.out_dir, args.intra, args.flow, args.note)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, hash {file_hash(path).hex()})")
     return 0

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from lvc.models.flow import FlowEstimator
 from lvc.models.warp import warp
+from train.schedule import WarmupCosine
 
 
 def sequence_loss(flows: list[Tensor], target: Tensor, valid: Tensor, gamma: float = 0.8) -> Tensor:
@@ -36,7 +37,8 @@ class FlowModule(L.LightningModule):
     or photometrically on real clips (tensor batches (B, N, 3, H, W): consecutive frames 0 and 1)."""
 
     def __init__(self, *, variant: str = "small", updates: int = 6, lr: float = 4e-4, weight_decay: float = 1e-5,
-                 max_flow: float = 64.0, init_checkpoint: str | None = None) -> None:
+                 max_flow: float = 64.0, init_checkpoint: str | None = None, warmup_steps: int = 200,
+                 decay_steps: int = 20000, min_lr: float = 1e-5, time_budget_s: float | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.flow = FlowEstimator(variant=variant, updates=updates)
@@ -69,6 +71,8 @@ class FlowModule(L.LightningModule):
 
     def configure_optimizers(self):  # noqa: ANN201
         opt = torch.optim.AdamW(self.flow.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr, pct_start=0.05,
-                                                    total_steps=max(2, self.trainer.estimated_stepping_batches))
+        hp = self.hparams
+        schedule = WarmupCosine(warmup_steps=hp.warmup_steps, decay_steps=hp.decay_steps, floor=hp.min_lr / hp.lr,
+                                budget_s=hp.time_budget_s)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -24,6 +24,7 @@ from lvc.models.zoo import load_state
 from train.intra import DEFAULT_LAMBDAS
 from lvc.models.layers import interp_levels
 from train.losses import rate_bpp
+from train.schedule import WarmupCosine
 
 Stage = Literal["motion", "residual", "joint"]
 TRAINED = {"motion": ("motion.", "compensation."), "residual": ("residual.",),
@@ -35,7 +36,8 @@ class InterModule(L.LightningModule):
 
     def __init__(self, *, spec: InterCodecSpec | None = None, intra_weights: str, flow_weights: str | None = None,
                  init_weights: str | None = None, stage: Stage = "joint", rollout: int = 4,
-                 lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, lr: float = 3e-4, warmup_steps: int = 100) -> None:
+                 lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, lr: float = 3e-4, warmup_steps: int = 100,
+                 decay_steps: int = 6000, min_lr: float = 3e-5, time_budget_s: float | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         state, meta = load_state(intra_weights, with_meta=True)
@@ -43,7 +45,8 @@ class InterModule(L.LightningModule):
         self.intra = build_image_codec(self.intra_spec)
         self.intra.load_state_dict(state)
         self.intra.requires_grad_(False)
-        self.spec = spec or InterCodecSpec()
+        # A checkpoint's hyper-parameters may hold the spec as a plain mapping.
+        self.spec = InterCodecSpec(**spec) if isinstance(spec, dict) else spec or InterCodecSpec()
         if not self.spec.residual:  # the residual codec is shaped like the intra codec it starts from
             self.spec.residual = self.intra_spec.to_dict()
         self.inter = build_inter_codec(self.spec)
@@ -91,6 +94,8 @@ class InterModule(L.LightningModule):
     def configure_optimizers(self):  # noqa: ANN201
         params = [p for p in self.inter.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=self.hparams.lr)
-        warm = self.hparams.warmup_steps
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+        hp = self.hparams
+        schedule = WarmupCosine(warmup_steps=hp.warmup_steps, decay_steps=hp.decay_steps, floor=hp.min_lr / hp.lr,
+                                budget_s=hp.time_budget_s)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -14,6 +14,7 @@ from lvc.models.builders import ImageCodecSpec, build_image_codec
 from lvc.models.zoo import load_state
 from lvc.models.layers import interp_levels
 from train.losses import rate_bpp
+from train.schedule import WarmupCosine
 
 # λ of each anchor quality (CompressAI's MSE ladder, loss = λ·255²·MSE + bpp).
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -45,8 +46,8 @@ class IntraModule(L.LightningModule):
                  lr: float = 1e-3, min_lr: float = 5e-5, warmup_steps: int = 200, decay_steps: int = 10000,
                  transform_lr_scale: float = 0.2, classical_lr_scale: float = 0.02, prior_lr_scale: float = 5.0,
                  gain_lr_scale: float = 5.0,
-                 calibrate: bool = True,
-                 init_weights: str | None = None) -> None:
+                 calibrate: bool = True, init_weights: str | None = None,
+                 time_budget_s: float | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.spec = spec or ImageCodecSpec()
@@ -60,16 +61,13 @@ class IntraModule(L.LightningModule):
             self.step_offset = int(meta.get("steps", 0))
         self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
         self._t0 = time.monotonic()
-        self.cpu_seconds_before = 3600.0 * float(meta.get("cpu_hours", 0.0)) if init_weights else 0.0
+        # Training time already in the weights, by machine kind, for the training curve and the notes.
+        self.seconds_before = {kind: 3600.0 * float(meta.get(f"{kind}_hours", 0.0)) if init_weights else 0.0
+                               for kind in ("cpu", "gpu")}
 
     def lam(self, q: Tensor) -> Tensor:
         """λ at qualities q (B,), interpolated between the anchors exactly as the gains are."""
         return interp_levels(self.log_lambdas, q).exp()
-
-    def on_fit_start(self) -> None:
-        if self.hparams.calibrate and self.global_step == 0 and not self.hparams.init_weights:
-            batch = torch.stack([self.trainer.datamodule.dataset[i] for i in range(64)]).to(self.device)
-            self.codec.calibrate(batch)
 
     def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
         q = torch.empty(x.shape[0], device=x.device).uniform_(1, self.spec.levels)
@@ -81,7 +79,7 @@ class IntraModule(L.LightningModule):
         psnr = -10 * torch.log10(mse.clamp_min(1e-10))
         self.log_dict({"loss": loss, "bpp": bpp.mean(), "psnr": psnr.mean(),
                        "bpp_z": rate_bpp(out.likelihoods["z"], num_pixels).mean(),
-                       "cpu_hours": (self.cpu_seconds_before + time.monotonic() - self._t0) / 3600},
+                       f"{self._kind}_hours": self._seconds()[self._kind] / 3600},
                       prog_bar=True)
         return loss
 
@@ -100,24 +98,34 @@ class IntraModule(L.LightningModule):
         for name, p in self.codec.named_parameters():
             groups[param_group(name)].append(p)
         opt = torch.optim.Adam([{"params": ps, "lr": hp.lr * scales[k]} for k, ps in groups.items() if ps], lr=hp.lr)
-        warm, decay = self.hparams.warmup_steps, self.hparams.decay_steps
-        floor = self.hparams.min_lr / self.hparams.lr
-
-        def schedule(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            t = min(1.0, (step - warm) / max(1, decay - warm))
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
-
+        schedule = WarmupCosine(warmup_steps=hp.warmup_steps, decay_steps=hp.decay_steps, floor=hp.min_lr / hp.lr,
+                                budget_s=hp.time_budget_s)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
+    @property
+    def _kind(self) -> str:
+        return "gpu" if self.device.type == "cuda" else "cpu"
+
+    def _seconds(self) -> dict[str, float]:
+        """Training seconds so far by machine kind, this run's included."""
+        seconds = dict(self.seconds_before)
+        seconds[self._kind] += time.monotonic() - self._t0
+        return seconds
+
+    def on_fit_start(self) -> None:
+        self._t0 = time.monotonic()
+        if self.hparams.calibrate and self.global_step == 0 and not self.hparams.init_weights:
+            batch = torch.stack([self.trainer.datamodule.dataset[i] for i in range(64)]).to(self.device)
+            self.codec.calibrate(batch)
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["cpu_seconds"] = self.cpu_seconds_before + time.monotonic() - self._t0
+        for kind, seconds in self._seconds().items():
+            checkpoint[f"{kind}_seconds"] = seconds
         checkpoint["step_offset"] = self.step_offset
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.cpu_seconds_before = float(checkpoint.get("cpu_seconds", 0.0))
+        self.seconds_before = {kind: float(checkpoint.get(f"{kind}_seconds", 0.0)) for kind in ("cpu", "gpu")}
 
 
 class FullImageProbe(L.Callback):

@@ -87,3 +87,55 @@ def synthetic_pair(image: Tensor, crop: int, rng: random.Random, *, shift: float
         blend = (alpha > 0) & ~solid  # soft edges have no single true flow
         valid[cy:cy + ph, cx:cx + pw][blend] = 0
     return {"reference": reference.clamp(0, 1), "current": current.clamp(0, 1), "flow": flow, "valid": valid}
+
+
+CLIP_MARGIN = 48  # pixels around the crop that a clip's accumulated camera motion may pull in
+
+
+def _paste(frame: Tensor, patch: Tensor, alpha: Tensor, y: int, x: int) -> None:
+    """Alpha-blend ``patch`` into ``frame`` with its top-left corner at (y, x), clipped to the frame."""
+    _, h, w = frame.shape
+    ph, pw = patch.shape[-2:]
+    y0, x0, y1, x1 = max(0, y), max(0, x), min(h, y + ph), min(w, x + pw)
+    if y0 >= y1 or x0 >= x1:
+        return
+    p, a = patch[:, y0 - y:y1 - y, x0 - x:x1 - x], alpha[y0 - y:y1 - y, x0 - x:x1 - x]
+    frame[:, y0:y1, x0:x1] = a * p + (1 - a) * frame[:, y0:y1, x0:x1]
+
+
+def synthetic_clip(image: Tensor, crop: int, frames: int, rng: random.Random, *, shift: float = 5.0,
+                   rot_deg: float = 1.0, zoom: float = 1.02, field: float = 1.0, objects: int = 2,
+                   object_motion: float = 6.0, noise: float = 0.006, brightness: float = 0.01) -> Tensor:
+    """``frames`` consecutive frames (frames, 3, crop, crop) in [0, 1] of a still moved by a camera.
+
+    Frame t samples the still at ``p + t·F(p)`` for one camera flow F (affine plus a smooth field,
+    at a random speed, static clips included), so motion is constant-velocity and every frame is
+    exact; objects cross it at their own velocity, occluding the background. Sensor noise,
+    independent per frame, and a slow brightness drift stand in for what real cameras add.
+    ``image`` (3, H, W) must be at least ``crop + 2 * CLIP_MARGIN`` on each side.
+    """
+    _, h, w = image.shape
+    big = crop + 2 * CLIP_MARGIN
+    if h < big or w < big:
+        raise ValueError(f"image {w}x{h} is smaller than {big}x{big}")
+    top, left = rng.randint(0, h - big), rng.randint(0, w - big)
+    region = image[None, :, top:top + big, left:left + big]
+    flow = (_affine_flow(crop, shift, rot_deg, zoom, rng) + _smooth_field(crop, field, rng)) * rng.uniform(0, 1)
+    reach = (frames - 1) * float(flow.abs().max())
+    if reach > CLIP_MARGIN - 1:  # the last frame must still sample inside the region
+        flow = flow * ((CLIP_MARGIN - 1) / reach)
+    pad = (CLIP_MARGIN,) * 4
+    inner = slice(CLIP_MARGIN, -CLIP_MARGIN)
+    clip = torch.stack([warp(region, F.pad(t * flow[None], pad))[0, :, inner, inner] for t in range(frames)])
+    for _ in range(rng.randint(0, objects)):
+        ph, pw = rng.randint(crop // 8, crop // 3), rng.randint(crop // 8, crop // 3)
+        sy, sx = rng.randint(0, h - ph), rng.randint(0, w - pw)
+        patch, alpha = image[:, sy:sy + ph, sx:sx + pw], _ellipse(ph, pw)
+        vy, vx = rng.uniform(-object_motion, object_motion), rng.uniform(-object_motion, object_motion)
+        y, x = rng.randint(0, crop - ph), rng.randint(0, crop - pw)
+        for t in range(frames):
+            _paste(clip[t], patch, alpha, round(y + t * vy), round(x + t * vx))
+    gain = 1 + brightness * rng.uniform(-1, 1) * torch.arange(frames).view(-1, 1, 1, 1)
+    sigma = noise * rng.uniform(0, 1)
+    g = torch.Generator().manual_seed(rng.randrange(1 << 30))
+    return (clip * gain + sigma * torch.randn(clip.shape, generator=g)).clamp(0, 1)

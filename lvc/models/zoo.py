@@ -28,6 +28,7 @@ from lvc.models.inter import InterCodec
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_IMAGE_MODEL = "intra-dct-hp"
+DEFAULT_VIDEO_MODEL = "video-dct-hp"  # the same intra codec, plus P-frames
 HASH_BYTES = 8  # of the SHA-256, as written into stream headers
 
 
@@ -39,6 +40,7 @@ class LoadedModel:
     weight_hash: bytes
     codec: ImageCodec
     inter: InterCodec | None = None  # P-frames; None for intra-only models
+    lambdas: tuple[float, ...] | None = None  # the λ ladder it was trained with (the encoder's I/P choice)
 
 
 def search_dirs() -> list[Path]:
@@ -53,6 +55,14 @@ def weight_path(model_id: str) -> Path:
         if (d / f"{model_id}.pt").exists():
             return d / f"{model_id}.pt"
     return WEIGHTS_DIR / f"{model_id}.pt"
+
+
+def default_model_id(still: bool) -> str:
+    """The shipped model for a source: the video model where it is installed, except for a still
+    image, whose stream names the image model (no P-frame codec to load when decoding it)."""
+    if not still and weight_path(DEFAULT_VIDEO_MODEL).exists():
+        return DEFAULT_VIDEO_MODEL
+    return DEFAULT_IMAGE_MODEL
 
 
 def available() -> list[str]:
@@ -90,7 +100,9 @@ def _load(path: Path) -> LoadedModel:
         inter.eval()
     # Not channels_last: it convolves ~1.35x faster here, but its results depend on the thread count,
     # and a decoder with other threads than the encoder must still be bit-exact (tests/test_video.py).
-    return LoadedModel(model_id=blob["id"], weight_hash=file_hash(path), codec=codec.eval(), inter=inter)
+    lambdas = blob.get("meta", {}).get("lambdas")
+    return LoadedModel(model_id=blob["id"], weight_hash=file_hash(path), codec=codec.eval(), inter=inter,
+                       lambdas=tuple(lambdas) if lambdas else None)
 
 
 def _fp32(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
