@@ -162,3 +162,11 @@ def test_lease_continuation_spends_the_budget_on_the_joint_stage() -> None:
     assert "configs/gpu/inter_joint.yaml" in cmds[1] and "--trainer.max_time=00:00:05:00" in cmds[1]
     assert not any("inter_motion" in c or "configs/gpu/flow" in c for c in cmds)
     assert inter[-1].always  # the slimmed checkpoint comes back even if training was cut short
+
+
+def test_lease_continues_from_a_shipped_video_model() -> None:
+    from train.lease import lanes
+
+    inter = lanes(Path("out"), [], inter_from=Path("lvc/weights/video-dct-hp.pt"), budget_s=400)["inter"]
+    assert len(inter) == 2 and "init_weights=lvc/weights/video-dct-hp.pt" in " ".join(inter[0].cmd)
+    assert "--model.init_args.flow_weights=null" in inter[0].cmd  # RAFT comes with the file

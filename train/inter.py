@@ -54,9 +54,10 @@ class InterModule(L.LightningModule):
             self.inter.residual.load_state_dict(state, strict=False)
         else:
             self.inter.load_state_dict(load_state(init_weights, key="inter_state"), strict=False)
-        if flow_weights:
+        if flow_weights:  # a flow checkpoint, or a video weight file (RAFT is in its inter state)
             blob = torch.load(flow_weights, map_location="cpu", weights_only=False)
-            self.inter.flow.load_state_dict({k[len("flow."):]: v for k, v in blob["state_dict"].items()
+            source = blob["inter_state"] if "inter_state" in blob else blob["state_dict"]
+            self.inter.flow.load_state_dict({k[len("flow."):]: v.float() for k, v in source.items()
                                              if k.startswith("flow.")})
         for name, p in self.inter.named_parameters():
             p.requires_grad_(name.startswith(TRAINED[stage]))

@@ -29,16 +29,29 @@ WHEELS = ("constriction==0.5.0", "jsonargparse==4.53.0", "docstring_parser==0.18
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 
 
+TRANSFER_MIB = 62.0  # of the 64 MiB a call may carry, leaving room for untracked odds and ends
+
+
+def tracked_mib() -> float:
+    """Size of the files git tracks (they travel with every call), in MiB."""
+    names = subprocess.run(["git", "ls-files", "-z"], capture_output=True, check=True).stdout.split(b"\0")
+    return sum(Path(n.decode()).stat().st_size for n in names if n and Path(n.decode()).is_file()) / 2**20
+
+
 def pack(source: Path) -> None:
-    """Fill ``.gpu/images`` from ``source`` and ``.gpu/whl`` with the wheels (Python 3.12, x86-64)."""
+    """Fill ``.gpu/images`` from ``source`` and ``.gpu/whl`` with the wheels (Python 3.12, x86-64).
+
+    Photos go in, largest sources first (the PNG sets), until the transfer budget left beside the
+    tracked files is spent; BSDS500's test split never goes."""
     from PIL import Image
 
     images = PACK / "images"
     shutil.rmtree(images, ignore_errors=True)
+    budget = (TRANSFER_MIB - tracked_mib() - 1.5) * 2**20  # 1.5 MiB: the wheels
+    candidates = [f for f in sorted(source.rglob("*"))
+                  if f.suffix.lower() in {".png", ".jpg", ".jpeg"} and "bsds500/test" not in f.as_posix()]
     total = 0
-    for f in sorted(source.rglob("*")):
-        if f.suffix.lower() not in {".png", ".jpg", ".jpeg"} or "bsds500/test" in f.as_posix():
-            continue
+    for f in sorted(candidates, key=lambda f: f.suffix.lower() != ".png"):
         out = images / f.relative_to(source).with_suffix(".jpg")
         out.parent.mkdir(parents=True, exist_ok=True)
         if f.suffix.lower() == ".png":
@@ -46,12 +59,16 @@ def pack(source: Path) -> None:
                 im.convert("RGB").save(out, quality=95, subsampling=0)
         else:
             shutil.copy(f, out)
+        if total + out.stat().st_size > budget:
+            out.unlink()
+            break
         total += out.stat().st_size
     platforms = [a for p in PLATFORMS for a in ("--platform", p)]
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
                     "--python-version", "3.12", "--implementation", "cp", *platforms, "-d", str(PACK / "whl"),
                     *WHEELS], check=True)
-    print(f"packed {total / 2**20:.1f} MiB of images and {len(WHEELS)} wheels into {PACK}/")
+    kept = len(list(images.rglob("*.jpg")))
+    print(f"packed {kept} of {len(candidates)} photos ({total / 2**20:.1f} MiB) and {len(WHEELS)} wheels into {PACK}/")
 
 
 # A rehearsal runs every command here, on the CPU, for seconds per stage, on a few photos.
@@ -94,23 +111,29 @@ def lanes(out: Path, extra: list[str], inter_from: Path | None = None, budget_s:
           ) -> dict[str, list[Step]]:
     """The steps of each lane, run in order; after a failure only ``always`` steps run.
 
-    With ``inter_from`` (a folder an earlier lease brought back: ``inter.ckpt`` and ``flow.ckpt``)
-    the inter lane skips the stages behind it and spends the whole budget on the joint stage."""
+    With ``inter_from`` (a video weight file such as ``lvc/weights/video-dct-hp.pt``, or a folder an
+    earlier lease brought back: ``inter.ckpt`` and ``flow.ckpt``) the inter lane skips the stages
+    behind it and spends the whole budget on the joint stage."""
     if inter_from is None:
         inter = [_stage("flow", extra), _slim("flow", out / "flow.ckpt")]
         for stage in ("inter_motion", "inter_residual", "inter_joint"):
             inter += [_stage(stage, extra), _slim(stage, out / "inter.ckpt")]
             if stage != "inter_joint":
                 inter.append(_export(stage))
-    else:
-        flow = inter_from / "flow.ckpt"
+    else:  # a shipped video weight file, or a folder an earlier lease brought back
         train_s = budget_s - SETUP_S
-        joint = ["--model.init_args.init_weights=runs/gpu/inter_from.pt", f"--model.init_args.flow_weights={flow}",
-                 "--model.init_args.warmup_steps=20", f"--trainer.max_time={_clock(train_s)}",
+        joint = ["--model.init_args.warmup_steps=20", f"--trainer.max_time={_clock(train_s)}",
                  f"--model.init_args.time_budget_s={0.95 * train_s:.0f}"]
-        inter = [Step([sys.executable, "-m", "train", "export", str(inter_from / "inter.ckpt"), "--id", "inter_from",
-                       "--out-dir", "runs/gpu", "--flow", str(flow)]),
-                 _stage("inter_joint", [*joint, *extra]), _slim("inter_joint", out / "inter.ckpt")]
+        if inter_from.suffix == ".pt":  # RAFT is in the file's inter state
+            inter = [_stage("inter_joint", [f"--model.init_args.init_weights={inter_from}",
+                                            "--model.init_args.flow_weights=null", *joint, *extra])]
+        else:
+            flow = inter_from / "flow.ckpt"
+            inter = [Step([sys.executable, "-m", "train", "export", str(inter_from / "inter.ckpt"), "--id",
+                           "inter_from", "--out-dir", "runs/gpu", "--flow", str(flow)]),
+                     _stage("inter_joint", ["--model.init_args.init_weights=runs/gpu/inter_from.pt",
+                                            f"--model.init_args.flow_weights={flow}", *joint, *extra])]
+        inter.append(_slim("inter_joint", out / "inter.ckpt"))
     return {"intra": [_stage("intra", extra), _slim("intra", out / "intra.ckpt")], "inter": inter}
 
 
@@ -162,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--budget", type=float, default=550.0, help="seconds for everything")
     r.add_argument("--rehearse", action="store_true", help="run every step here on the CPU, for seconds each")
-    r.add_argument("--inter-from", type=Path, help="continue the joint stage from what an earlier lease brought back")
+    r.add_argument("--inter-from", type=Path,
+                   help="continue the joint stage from a video weight file or what an earlier lease brought back")
     args = parser.parse_args(argv)
     if args.command == "pack":
         pack(args.source)
