@@ -49,7 +49,19 @@ def export_codec(codec: torch.nn.Module, spec: ImageCodecSpec, model_id: str, ou
 def codec_from_checkpoint(ckpt: str | Path) -> tuple[torch.nn.Module, ImageCodecSpec, dict]:
     """The codec of a :class:`train.intra.IntraModule` checkpoint, rounded to fp16 as shipped, with
     coding tables built; and ``meta`` (steps, CPU-hours)."""
-    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    return _codec_from_blob(_load(ckpt), str(ckpt))
+
+
+def _load(ckpt: str | Path) -> dict:
+    return torch.load(ckpt, map_location="cpu", weights_only=False)
+
+
+def _is_inter(blob: dict) -> bool:
+    """Whether a checkpoint is an InterModule's (else an IntraModule's)."""
+    return "intra_weights" in blob["hyper_parameters"]
+
+
+def _codec_from_blob(blob: dict, source: str) -> tuple[torch.nn.Module, ImageCodecSpec, dict]:
     spec = blob["hyper_parameters"].get("spec") or ImageCodecSpec()
     if isinstance(spec, dict):
         spec = ImageCodecSpec(**spec)
@@ -59,26 +71,25 @@ def codec_from_checkpoint(ckpt: str | Path) -> tuple[torch.nn.Module, ImageCodec
     meta = {"steps": int(blob.get("global_step", 0)) + int(blob.get("step_offset", 0)),
             "cpu_hours": float(blob.get("cpu_seconds", 0.0)) / 3600,
             "gpu_hours": float(blob.get("gpu_seconds", 0.0)) / 3600,
-            "lambdas": [float(v) for v in blob["hyper_parameters"]["lambdas"]], "source": str(ckpt)}
+            "lambdas": [float(v) for v in blob["hyper_parameters"]["lambdas"]], "source": source}
     return prepare_for_shipping(codec), spec, meta
 
 
-def inter_module_from_checkpoint(ckpt: str | Path, flow: str | Path | None = None) -> torch.nn.Module:
-    """The :class:`train.inter.InterModule` of a checkpoint, full or slimmed (:func:`slim_checkpoint`).
+def _inter_module_from_blob(blob: dict, flow: str | Path | None, source: str) -> torch.nn.Module:
+    """The :class:`train.inter.InterModule` of a loaded checkpoint, full or slimmed (:func:`slim_checkpoint`).
 
     The state comes from the checkpoint (the warm-start files it was trained from need not exist
     here). A slimmed one lacks the frozen parts: the intra codec, rebuilt from its ``intra_weights``,
     and RAFT, loaded from ``flow`` (the flow checkpoint it trained with)."""
     from train.inter import InterModule
 
-    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
     hp = {k: v for k, v in blob["hyper_parameters"].items() if not k.startswith("_")}
     module = InterModule(**{**hp, "flow_weights": str(flow) if flow else None, "init_weights": None})
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
     missing, unexpected = module.load_state_dict(state, strict=False)
     frozen = ("intra.", "inter.flow.") if flow else ("intra.",)
     if unexpected or any(not k.startswith(frozen) for k in missing):
-        raise ValueError(f"{ckpt} does not match InterModule: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        raise ValueError(f"{source} does not match InterModule: missing {missing[:3]}, unexpected {unexpected[:3]}")
     return module
 
 
@@ -86,8 +97,8 @@ def slim_checkpoint(ckpt: str | Path, out: str | Path) -> Path:
     """Copy a training checkpoint without optimizer state, floats in fp16 (as shipped) and, for an
     inter checkpoint, without the parts it keeps frozen (the intra codec and RAFT): what a GPU lease
     brings back is 3–6x smaller. Exporting it (with ``flow``) gives the weights the full one gives."""
-    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
-    inter = "intra_weights" in blob["hyper_parameters"]
+    blob = _load(ckpt)
+    inter = _is_inter(blob)
     keep = ("hyper_parameters", "global_step", "step_offset", "cpu_seconds", "gpu_seconds", "pytorch-lightning_version")
     slim = {k: blob[k] for k in keep if k in blob}
     slim["state_dict"] = {k: (v.half() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()
@@ -106,12 +117,12 @@ def export_checkpoint(ckpt: str | Path, model_id: str, out_dir: Path = WEIGHTS_D
     spec than the ones it trained with, e.g. an intra model that trained on since. ``flow`` is the
     RAFT checkpoint of a slimmed inter checkpoint. ``note`` (what trained it) goes into the meta.
     """
-    blob = torch.load(ckpt, map_location="cpu", weights_only=False)
+    blob = _load(ckpt)
     extra = {"note": note} if note else {}
-    if "intra_weights" not in blob["hyper_parameters"]:
-        codec, spec, meta = codec_from_checkpoint(ckpt)
+    if not _is_inter(blob):
+        codec, spec, meta = _codec_from_blob(blob, str(ckpt))
         return export_codec(codec, spec, model_id, out_dir, {**meta, **extra})
-    module = inter_module_from_checkpoint(ckpt, flow)
+    module = _inter_module_from_blob(blob, flow, str(ckpt))
     # The λ ladder it trained with: the encoder's rate–distortion choice of I over P uses it.
     meta = {"source": str(ckpt), "steps": int(blob.get("global_step", 0)),
             "lambdas": [float(v) for v in module.hparams.lambdas], **extra}
