@@ -99,14 +99,17 @@ class VideoEncoder:
                 c = self.inter.compress(to_tensor(rgb, self.device), to_tensor(self.reference, self.device),
                                         self.quality)
             streams, recon = c.streams, to_uint8(c.x_hat)
-            if self.modes is not None:
+            inter = (sum(map(len, streams)), recon)
+            if self.modes is not None and self.modes.worth_trying_intra(inter, rgb):
                 i_streams, i_recon = self.intra.encode(rgb, self.quality)
-                if self.modes.prefer_intra((sum(map(len, i_streams)), i_recon), (sum(map(len, streams)), recon), rgb):
+                if self.modes.prefer_intra((sum(map(len, i_streams)), i_recon), inter, rgb):
                     frame_type, streams, recon = "I", i_streams, i_recon
                     self.scheduler.restart()
         else:
             frame_type = "I"
             streams, recon = self.intra.encode(rgb, self.quality)
+        if frame_type == "I" and self.modes is not None:
+            self.modes.note_intra(sum(map(len, streams)), recon, rgb)
         frame = bs.Frame(frame_type, pts, duration, self.quality, bs.frame_crc(recon.tobytes()), streams)
         self.reference = recon
         self.frames += 1

@@ -7,7 +7,9 @@ I-frame, and an I-frame there also restarts the prediction chain.
 
 Where the schedule says P, the encoder may also code the frame as I and keep whichever costs less
 in the training objective, ``bits + λ(q)·SSE`` (:class:`RdModeDecision`): on content the P-frame
-codec predicts badly, an I-frame is then both smaller and better, and it restarts the chain.
+codec predicts badly, an I-frame is then both smaller and better, and it restarts the chain. The
+trial I-frame costs encoder time, so it is skipped where the P-frame already costs well under the
+last I-frame: within a scene an I-frame's cost drifts by a few per cent, not by a quarter.
 """
 
 from __future__ import annotations
@@ -64,11 +66,21 @@ class RdModeDecision:
     quality interpolates them log-linearly, as the codec's gains are interpolated.
     """
 
-    def __init__(self, lambdas: tuple[float, ...] | list[float], quality: float) -> None:
+    def __init__(self, lambdas: tuple[float, ...] | list[float], quality: float, *, trial_ratio: float = 0.75) -> None:
         logs = np.log(np.asarray(lambdas, dtype=np.float64))
         q = min(max(quality, 1.0), len(logs)) - 1
         lo = min(int(q), len(logs) - 2)
         self.lam = float(np.exp(logs[lo] + (q - lo) * (logs[lo + 1] - logs[lo])))
+        self.trial_ratio = trial_ratio
+        self._intra_cost: float | None = None  # RD cost of the last I-frame coded
+
+    def note_intra(self, nbytes: int, recon: np.ndarray, source: np.ndarray) -> None:
+        """Remember the cost of an I-frame just coded (the yardstick of :meth:`worth_trying_intra`)."""
+        self._intra_cost = self.cost(nbytes, recon, source)
+
+    def worth_trying_intra(self, inter: tuple[int, np.ndarray], source: np.ndarray) -> bool:
+        """Whether the P-frame (bytes, reconstruction) costs enough that an I-frame might beat it."""
+        return self._intra_cost is None or self.cost(*inter, source) > self.trial_ratio * self._intra_cost
 
     def cost(self, nbytes: int, recon: np.ndarray, source: np.ndarray) -> float:
         sse = float(np.square(recon.astype(np.float64) - source.astype(np.float64)).sum())

@@ -28,3 +28,34 @@ def test_raft_shapes_any_size_and_scale() -> None:
             flows = est(a, b, all_iterations=True)
         assert flow.shape == (1, 2, *size)
         assert len(flows) == 2 and torch.allclose(flows[-1], flow)
+
+
+def _smooth_pair(shift: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A smooth random reference, the frame it becomes under a constant shift, and that flow."""
+    torch.manual_seed(0)
+    ref = torch.nn.functional.interpolate(torch.rand(1, 3, 12, 16), size=(48, 64), mode="bicubic",
+                                          align_corners=False).clamp(0, 1)
+    flow = torch.zeros(1, 2, 48, 64)
+    flow[:, 0], flow[:, 1] = shift
+    return warp(ref, flow), ref, flow
+
+
+def test_refiner_fits_the_flow_to_the_frame() -> None:
+    from lvc.models.refine import FlowRefiner
+
+    cur, ref, true = _smooth_pair((1.5, -1.0))
+    init = torch.zeros_like(true)
+    with torch.inference_mode():  # as the encoder calls it
+        fit = FlowRefiner(iters=30, scale=4, lr=0.3)(cur, ref, init)
+    err = lambda f: (warp(ref, f) - cur).pow(2).mean()  # noqa: E731
+    assert fit.shape == init.shape and not fit.requires_grad
+    assert err(fit) < 0.2 * err(init)
+    inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))  # away from the clamped border
+    assert (fit - true)[inner].abs().mean() < (init - true)[inner].abs().mean() / 2
+
+
+def test_refiner_with_no_steps_returns_its_start() -> None:
+    from lvc.models.refine import FlowRefiner
+
+    cur, ref, true = _smooth_pair((0.5, 0.5))
+    assert FlowRefiner(iters=0)(cur, ref, true) is true

@@ -51,3 +51,14 @@ def test_rd_mode_decision_weighs_bits_against_distortion() -> None:
     assert d.prefer_intra((90, off_by_10), (100, off_by_10), src)
     assert not RdModeDecision((1e-9, 1e-9), 1).prefer_intra((110, src), (100, off_by_10), src)
     assert RdModeDecision((1.0, 1.0), 1).prefer_intra((110, src), (100, off_by_10), src)
+
+
+def test_intra_trial_only_where_the_p_frame_is_expensive() -> None:
+    from lvc.gop import RdModeDecision
+
+    src = np.zeros((4, 4, 3), np.uint8)
+    d = RdModeDecision((1e-9, 1e-9), 1, trial_ratio=0.75)
+    assert d.worth_trying_intra((10, src), src)  # no I-frame yet to compare with
+    d.note_intra(100, src, src)
+    assert not d.worth_trying_intra((70, src), src)
+    assert d.worth_trying_intra((80, src), src)

@@ -137,8 +137,10 @@ def lanes(out: Path, extra: list[str], inter_from: Path | None = None, budget_s:
     return {"intra": [_stage("intra", extra), _slim("intra", out / "intra.ckpt")], "inter": inter}
 
 
-def run(out: Path, budget_s: float, extra: list[str], inter_from: Path | None = None) -> int:
-    """Run the lanes in parallel until done or ``budget_s``; then bring back logs and metrics."""
+def run(out: Path, budget_s: float, extra: list[str], inter_from: Path | None = None,
+        only: str | None = None) -> int:
+    """Run the lanes (or the ``only`` one) in parallel until done or ``budget_s``; then bring back logs and
+    metrics."""
     out.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + budget_s
     status: dict[str, str] = {}
@@ -162,7 +164,7 @@ def run(out: Path, budget_s: float, extra: list[str], inter_from: Path | None = 
         status[name] = failed or "done"
 
     threads = [threading.Thread(target=lane, args=item)
-               for item in lanes(out, extra, inter_from, budget_s).items()]
+               for item in lanes(out, extra, inter_from, budget_s).items() if only in (None, item[0])]
     for t in threads:
         t.start()
     for t in threads:
@@ -187,11 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--rehearse", action="store_true", help="run every step here on the CPU, for seconds each")
     r.add_argument("--inter-from", type=Path,
                    help="continue the joint stage from a video weight file or what an earlier lease brought back")
+    r.add_argument("--only", choices=("intra", "inter"), help="run one lane, with the whole card")
     args = parser.parse_args(argv)
     if args.command == "pack":
         pack(args.source)
         return 0
-    return run(args.out, args.budget, REHEARSAL if args.rehearse else [], args.inter_from)
+    return run(args.out, args.budget, REHEARSAL if args.rehearse else [], args.inter_from, args.only)
 
 
 if __name__ == "__main__":

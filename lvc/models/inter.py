@@ -1,6 +1,6 @@
 """The P-frame codec: RAFT motion, motion coding, motion compensation and residual coding.
 
-    flow     = RAFT(x, ref)                       encoder only; the decoder never runs RAFT
+    flow     = refine(RAFT(x, ref))               encoder only; the decoder never runs either
     flow_hat = motion(flow / σ) · σ               hyperprior flow codec (lvc.models.motion)
     pred     = MC(ref, flow_hat)                  warp + refinement (lvc.models.compensation)
     r_hat    = residual(x − pred + ½) − ½         an ImageCodec, warm-started from the intra codec
@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from lvc.models.compensation import MotionCompensation
 from lvc.models.flow import FlowEstimator
 from lvc.models.image_codec import ImageCodec
+from lvc.models.refine import FlowRefiner
 
 RESIDUAL_OFFSET = 0.5  # residuals are centred like images, which the warm-started residual codec expects
 
@@ -49,9 +50,11 @@ class InterCodec(nn.Module):
     """Codes a frame ``x`` given a decoded reference ``ref``, both (B, 3, H, W) in [0, 1]."""
 
     def __init__(self, *, motion: ImageCodec, compensation: MotionCompensation, residual: ImageCodec,
-                 flow: FlowEstimator | None = None, flow_norm: float = 8.0) -> None:
+                 flow: FlowEstimator | None = None, refiner: FlowRefiner | None = None,
+                 flow_norm: float = 8.0) -> None:
         super().__init__()
         self.flow = flow
+        self.refiner = refiner
         self.motion = motion
         self.compensation = compensation
         self.residual = residual
@@ -77,9 +80,11 @@ class InterCodec(nn.Module):
         return {"header": total - motion - residual, "motion": motion, "residual": residual}
 
     def estimate(self, x: Tensor, ref: Tensor) -> Tensor:
+        """The flow the encoder codes: RAFT's, refined against ``x`` when a refiner is set."""
         if self.flow is None:
             raise RuntimeError("this InterCodec has no flow estimator (decoder-only)")
-        return self.flow(x, ref)
+        flow = self.flow(x, ref)
+        return flow if self.refiner is None else self.refiner(x, ref, flow)
 
     def _reconstruct(self, ref: Tensor, flow_hat_n: Tensor, code_residual: Callable[[Tensor | None], Tensor],
                      x: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
