@@ -22,7 +22,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 # What each stage's panel shows: the metrics that say whether it learned.
 PANELS = {"flow": ("epe", "val_epe", "val_epe_zero_motion"), "inter_motion": ("psnr_p1", "bpp_p1"),
-          "inter_residual": ("psnr_p1", "bpp_p1"), "inter_joint": ("psnr_p1", "psnr_p4", "bpp_p1", "bpp_p4")}
+          "inter_residual": ("psnr_p1", "bpp_p1"),
+          # Each batch draws its own qualities, so PSNR and bpp swing with them; the RD loss is the objective.
+          "inter_joint": ("loss",)}
+YLABELS = {"flow": "EPE (px)", "inter_joint": "RD loss (λ·255²·MSE + bpp, per P-frame)"}
 
 
 def read_runs(paths: list[Path]) -> tuple[dict[str, list[tuple[int, float]]], list[int]]:
@@ -101,10 +104,10 @@ def plot(stages: dict, n: int, path: Path) -> None:
             ax.axvline(step, color="grey", lw=0.8, ls=":")
         ax.set_title(name + (" (dotted: continued)" if st["continued_at"] else ""))
         ax.set_xlabel("step")
-        ax.set_ylabel("EPE (px)" if name == "flow" else "PSNR (dB)")
+        ax.set_ylabel(YLABELS.get(name, "PSNR (dB)"))
         if twin is not None:
             twin.set_ylabel("bpp (estimate, training batch)")
-        lines = [ln for a in (ax, twin) if a is not None for ln in a.get_lines()]
+        lines = [ln for a in (ax, twin) if a is not None for ln in a.get_lines() if not ln.get_label().startswith("_")]
         ax.legend(lines, [ln.get_label() for ln in lines], fontsize=7)
         ax.grid(alpha=0.3)
     fig.suptitle("Inter-codec training stages")

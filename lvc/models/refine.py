@@ -6,8 +6,9 @@ flow field ``f`` kept at ``1/scale`` resolution (the coarse field is what the mo
 carry anyway, and it regularises the fit). Only the encoder runs this: the bitstream and the
 decoder do not change, so it is a speed/quality knob like RAFT's number of updates.
 
-Measured on the first frames of foreman and basketballpass (bench/flow_warp.py has the numbers):
-the warp PSNR rises by 5–9 dB over RAFT alone, and P-frames get 8–13 % smaller at equal PSNR.
+Measured (``bench/flow_warp.py``): on the benchmark clips the warped prediction gains 4.0 dB over
+RAFT alone (1.9–5.8 dB per clip), for 0.06 s per 416×240 frame. With the motion codec trained on
+RAFT's flows, this alone made P-frames of foreman and basketballpass 8–13 % smaller at equal PSNR.
 """
 
 from __future__ import annotations
