@@ -80,6 +80,8 @@ def _chain(first: SourceFrame, rest: Iterator[SourceFrame]) -> Iterator[SourceFr
 def _frames(container, stream, path: Path, fps: Fraction, time_base: Fraction) -> Iterator[SourceFrame]:  # noqa: ANN001
     default_duration = max(1, int(round(1 / (fps * time_base)))) if fps and time_base else 1
     index = 0
+    # Resolved now: a generator left open is closed at interpreter exit, when imports no longer work.
+    errors = av_errors()
     try:
         for frame in container.decode(stream):
             rgb = frame.to_ndarray(format="rgb24")
@@ -89,7 +91,7 @@ def _frames(container, stream, path: Path, fps: Fraction, time_base: Fraction) -
             duration = getattr(frame, "duration", None) or default_duration
             index += 1
             yield SourceFrame(rgb=rgb, pts=int(pts), duration=int(duration))
-    except av_errors() as exc:
+    except errors as exc:
         raise InputError(f"{path}: decoding failed at frame {index} ({_reason(exc)})") from None
     finally:
         container.close()
