@@ -21,11 +21,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 # What each stage's panel shows: the metrics that say whether it learned.
-PANELS = {"flow": ("epe", "val_epe", "val_epe_zero_motion"), "inter_motion": ("psnr_p1", "bpp_p1"),
+PANELS = {"flow": ("epe", "val_epe", "val_epe_zero_motion"), "flow_real": ("photometric",),
+          "inter_motion": ("psnr_p1", "bpp_p1"),
           "inter_residual": ("psnr_p1", "bpp_p1"),
           # Each batch draws its own qualities, so PSNR and bpp swing with them; the RD loss is the objective.
           "inter_joint": ("loss",)}
-YLABELS = {"flow": "EPE (px)", "inter_joint": "RD loss (λ·255²·MSE + bpp, per P-frame)"}
+YLABELS = {"flow": "EPE (px)", "flow_real": "photometric loss (Charbonnier + smoothness)",
+           "inter_joint": "RD loss (λ·255²·MSE + bpp, per P-frame)"}
 
 
 def read_runs(paths: list[Path]) -> tuple[dict[str, list[tuple[int, float]]], list[int]]:
