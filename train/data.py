@@ -88,16 +88,21 @@ class ImageFolderData(L.LightningDataModule):
                           drop_last=True, persistent_workers=self.num_workers > 0)
 
 
+def _at_least(images: list[torch.Tensor], size: int) -> list[torch.Tensor]:
+    """The images whose both sides are at least ``size`` (the synthetic motion needs that margin)."""
+    kept = [im for im in images if min(im.shape[-2:]) >= size]
+    if not kept:
+        raise ValueError(f"no image is at least {size}x{size}")
+    return kept
+
+
 class SyntheticFlowPairs(Dataset):
     """Synthetic motion pairs with exact flow (:func:`train.synthetic.synthetic_pair`) from stills."""
 
     def __init__(self, images: list[torch.Tensor], *, crop: int, length: int, seed: int = 0) -> None:
         from train.synthetic import MARGIN
 
-        need = crop + 2 * MARGIN
-        self.images = [im for im in images if min(im.shape[-2:]) >= need]
-        if not self.images:
-            raise ValueError(f"no image is at least {need}x{need}")
+        self.images = _at_least(images, crop + 2 * MARGIN)
         self.crop, self.length, self.seed = crop, length, seed
 
     def __len__(self) -> int:
@@ -144,10 +149,7 @@ class SyntheticClips(Dataset):
     def __init__(self, images: list[torch.Tensor], *, frames: int, crop: int, length: int) -> None:
         from train.synthetic import CLIP_MARGIN
 
-        need = crop + 2 * CLIP_MARGIN
-        self.images = [im for im in images if min(im.shape[-2:]) >= need]
-        if not self.images:
-            raise ValueError(f"no image is at least {need}x{need}")
+        self.images = _at_least(images, crop + 2 * CLIP_MARGIN)
         self.frames, self.crop, self.length = frames, crop, length
 
     def __len__(self) -> int:

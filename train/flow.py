@@ -8,7 +8,7 @@ from torch import Tensor
 
 from lvc.models.flow import FlowEstimator
 from lvc.models.warp import warp
-from train.schedule import WarmupCosine
+from train.schedule import warmup_cosine
 
 
 def sequence_loss(flows: list[Tensor], target: Tensor, valid: Tensor, gamma: float = 0.8) -> Tensor:
@@ -72,7 +72,4 @@ class FlowModule(L.LightningModule):
     def configure_optimizers(self):  # noqa: ANN201
         opt = torch.optim.AdamW(self.flow.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         hp = self.hparams
-        schedule = WarmupCosine(warmup_steps=hp.warmup_steps, decay_steps=hp.decay_steps, floor=hp.min_lr / hp.lr,
-                                budget_s=hp.time_budget_s)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return warmup_cosine(opt, hp)

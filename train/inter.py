@@ -24,7 +24,7 @@ from lvc.models.zoo import load_state
 from train.intra import DEFAULT_LAMBDAS
 from lvc.models.layers import interp_levels
 from train.losses import rate_bpp
-from train.schedule import WarmupCosine
+from train.schedule import warmup_cosine
 
 Stage = Literal["motion", "residual", "joint"]
 TRAINED = {"motion": ("motion.", "compensation."), "residual": ("residual.",),
@@ -96,7 +96,4 @@ class InterModule(L.LightningModule):
         params = [p for p in self.inter.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=self.hparams.lr)
         hp = self.hparams
-        schedule = WarmupCosine(warmup_steps=hp.warmup_steps, decay_steps=hp.decay_steps, floor=hp.min_lr / hp.lr,
-                                budget_s=hp.time_budget_s)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return warmup_cosine(opt, hp)

@@ -14,7 +14,7 @@ from lvc.models.builders import ImageCodecSpec, build_image_codec
 from lvc.models.zoo import load_state
 from lvc.models.layers import interp_levels
 from train.losses import rate_bpp
-from train.schedule import WarmupCosine
+from train.schedule import warmup_cosine
 
 # λ of each anchor quality (CompressAI's MSE ladder, loss = λ·255²·MSE + bpp).
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -98,10 +98,7 @@ class IntraModule(L.LightningModule):
         for name, p in self.codec.named_parameters():
             groups[param_group(name)].append(p)
         opt = torch.optim.Adam([{"params": ps, "lr": hp.lr * scales[k]} for k, ps in groups.items() if ps], lr=hp.lr)
-        schedule = WarmupCosine(warmup_steps=hp.warmup_steps, decay_steps=hp.decay_steps, floor=hp.min_lr / hp.lr,
-                                budget_s=hp.time_budget_s)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return warmup_cosine(opt, hp)
 
     @property
     def _kind(self) -> str:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
+
+import torch
 
 
 class WarmupCosine:
@@ -31,3 +34,12 @@ class WarmupCosine:
             t = (step - self.warmup_steps) / max(1, self.decay_steps - self.warmup_steps)
         t = min(1.0, t)
         return self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, hp: Any) -> dict:
+    """Lightning's ``configure_optimizers`` answer for ``optimizer`` under a :class:`WarmupCosine` read
+    from a module's hyper-parameters (``lr``, ``min_lr``, ``warmup_steps``, ``decay_steps``, ``time_budget_s``)."""
+    schedule = WarmupCosine(warmup_steps=hp.warmup_steps, decay_steps=hp.decay_steps, floor=hp.min_lr / hp.lr,
+                            budget_s=hp.time_budget_s)
+    sched = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
