@@ -36,7 +36,7 @@ TRAINING_CLIPS = {"car_detection_768x432.mp4", "cars_320x240.y4m"}  # never benc
 VIDEO_DIR = ROOT.parent / "shared/data/video"
 
 
-def _bd(anchor: list[RdPoint], ours: list[RdPoint], metric: str) -> float | None:
+def series_bd(anchor: list[RdPoint], ours: list[RdPoint], metric: str) -> float | None:
     try:
         return bd_rate([p.bpp for p in anchor], [getattr(p, metric) for p in anchor],
                        [p.bpp for p in ours], [getattr(p, metric) for p in ours])
@@ -55,14 +55,16 @@ def run_clip(clip: Path, args: argparse.Namespace, model, work: Path) -> dict:  
         series[f"{anchor} GOP 12"] = [x26x_point(clip, anchor, crf, gop=12, frames=args.frames, workdir=work,
                                                  progress=False) for crf in args.crf]
     ours = [k for k in series if k.startswith("lvc")]
-    bd = {f"{o} vs {a}": {m: _bd(series[a], series[o], m) for m, _ in METRICS}
+    bd = {f"{o} vs {a}": {m: series_bd(series[a], series[o], m) for m, _ in METRICS}
           for o in ours for a in series if a != o and not (a.startswith("lvc") and o == "lvc all-intra")}
     return {"clip": clip.name, "series": {k: [p.as_dict() for p in v] for k, v in series.items()}, "bd_rate": bd}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--clips", nargs="*", help="clip names in the video folder (default: all benchmark clips)")
+def video_bench_parser(description: str, clips: list[str] | None) -> argparse.ArgumentParser:
+    """The options every video benchmark shares; ``clips`` is the default list (None: every benchmark clip)."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clips", nargs="*", default=clips,
+                   help="clip names in the video folder (default: " + (" ".join(clips) if clips else "all") + ")")
     p.add_argument("--frames", type=int, default=20)
     p.add_argument("--qualities", type=float, nargs="+", default=[2, 4, 6, 8])
     p.add_argument("--crf", type=float, nargs="+", default=[22, 27, 32, 37])
@@ -70,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--video-dir", type=Path, default=VIDEO_DIR)
     p.add_argument("--out", type=Path, default=ROOT / "bench/results")
     p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = video_bench_parser(__doc__, None)
     p.add_argument("--no-mode-decision", dest="mode_decision", action="store_false",
                    help="code frames exactly as the GOP schedule says (no RD choice of I over P)")
     args = p.parse_args(argv)

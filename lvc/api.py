@@ -19,6 +19,7 @@ from lvc.io.container import AccessUnit, ContainerReader, ContainerWriter
 from lvc.io.files import check_output
 from lvc.io.video import FrameWriter, SourceFrame, open_media, open_writer
 from lvc.models.zoo import LoadedModel, default_model_id, find_by_hash, load_image_model
+from lvc.presets import DEFAULT_PRESET, PRESETS
 from lvc.progress import Progress
 
 DEFAULT_GOP = 12  # intra period; a model without an inter codec codes every frame as I
@@ -67,13 +68,15 @@ def _select(frames: Iterator[SourceFrame], time_base: Fraction, start: float | N
 def encode(input: str | Path, output: str | Path, *, quality: float = 4.0, gop: int = DEFAULT_GOP,
            scene_cuts: bool = False, frames: int | None = None, start: float | None = None,
            recon: str | Path | None = None, model: str | LoadedModel | None = None, device: str = "cpu",
-           overwrite: bool = False, progress: bool = False, mode_decision: bool = True) -> Summary:
+           overwrite: bool = False, progress: bool = False, mode_decision: bool = True,
+           preset: str = DEFAULT_PRESET) -> Summary:
     """Encode any image or video PyAV reads into an ``.lvc`` file.
 
     A single still image becomes a bare elementary stream; anything else an MP4 with the source's
     timing and audio. ``recon`` writes the encoder's reconstruction (PNG, y4m or mp4 by suffix).
     ``model`` defaults to the shipped video model (the image model for a still). ``mode_decision``
     lets the encoder code a frame the GOP schedule marks P as I where that costs less (RD).
+    ``preset`` trades encoding time for bits (``lvc.presets``); the decoder does not depend on it.
     """
     from lvc.metrics import psnr as psnr_fn
 
@@ -84,6 +87,8 @@ def encode(input: str | Path, output: str | Path, *, quality: float = 4.0, gop: 
         raise InputError(f"quality must be between 1 and 8, got {quality}")
     if frames is not None and frames < 1:
         raise InputError(f"--frames must be at least 1, got {frames}")
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     src, source = open_media(input)
     loaded = model if isinstance(model, LoadedModel) else load_image_model(model or default_model_id(src.is_still))
     fps = Fraction(src.fps)
@@ -91,7 +96,7 @@ def encode(input: str | Path, output: str | Path, *, quality: float = 4.0, gop: 
                        fps=(fps.numerator, fps.denominator),
                        time_base=(src.time_base.numerator, src.time_base.denominator),
                        pixel_format=src.pixel_format, gop=gop, scene_cuts=scene_cuts, device=device,
-                       mode_decision=mode_decision)
+                       mode_decision=mode_decision, preset=preset)
     total = None if src.frames is None else min(src.frames, frames or src.frames)
     bar = Progress(total=None if src.is_still else total, fps=float(fps), label="encode",
                    enabled=progress and not src.is_still)

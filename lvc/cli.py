@@ -11,11 +11,14 @@ import os
 import sys
 
 from lvc.errors import LvcError
+from lvc.presets import DEFAULT_PRESET, PRESETS
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 DEFAULT_GOP = 12  # lvc.api.DEFAULT_GOP, repeated so --help needs no torch
+PRESET_HELP = ("encoder effort: fast, medium (default), slow, veryslow; slower presets search the motion "
+               "harder for fewer bits, and decode at the same speed")
 
 
 def _gop(text: str) -> int:
@@ -48,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-g", "--gop", type=_gop, default=DEFAULT_GOP,
                    help=f"intra period (1 = all-intra; default {DEFAULT_GOP}); 'auto' adds scene-cut detection")
     e.add_argument("--recon", help="also write the encoder's reconstruction (.png, folder, .y4m or .mp4)")
+    e.add_argument("--preset", choices=list(PRESETS), default=DEFAULT_PRESET, help=PRESET_HELP)
     e.add_argument("--no-mode-decision", dest="mode_decision", action="store_false",
                    help="code every frame as the GOP schedule says (by default a P-frame that would cost more "
                         "than an I-frame, in rate-distortion terms, is coded as I)")
@@ -89,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--plot", help="write the RD curves as a PNG (needs matplotlib)")
     c.add_argument("--json", help="write every point and the BD-rates as JSON")
     c.add_argument("--model", default=None, help="lvc model id or .pt weight file (default: the shipped video model)")
+    c.add_argument("--preset", choices=list(PRESETS), default=DEFAULT_PRESET, help=PRESET_HELP)
     return p
 
 
@@ -115,7 +120,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     summary = api.encode(args.input, args.output, quality=args.quality, gop=args.gop or DEFAULT_GOP,
                          scene_cuts=args.gop == 0, frames=args.frames, start=args.start, recon=args.recon,
                          model=args.model, device=_device(args.device),
-                         overwrite=args.overwrite, progress=not args.quiet, mode_decision=args.mode_decision)
+                         overwrite=args.overwrite, progress=not args.quiet, mode_decision=args.mode_decision,
+                         preset=args.preset)
     if not args.quiet:
         print(f"{args.output}: {summary.line()}")
     return 0

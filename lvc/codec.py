@@ -20,10 +20,12 @@ import numpy as np
 import torch
 
 from lvc import bitstream as bs
-from lvc.errors import CorruptStreamError
-from lvc.gop import GopScheduler, RdModeDecision
+from lvc.errors import CorruptStreamError, InputError
+from lvc.gop import GopScheduler, RdModeDecision, rd_lambda
 from lvc.intra import DEFAULT_TILE, IntraCoder, codec_threads, to_tensor, to_uint8
 from lvc.models.inter import InterCodec
+from lvc.models.refine import RdFlowRefiner
+from lvc.presets import DEFAULT_PRESET, get_preset
 from lvc.models.zoo import LoadedModel, find_by_hash
 
 
@@ -64,7 +66,7 @@ class VideoEncoder:
     def __init__(self, model: LoadedModel, *, width: int, height: int, quality: float, fps: tuple[int, int] = (25, 1),
                  time_base: tuple[int, int] = (1, 25), pixel_format: str = "rgb24", gop: int = 1,
                  scene_cuts: bool = False, tile: int = DEFAULT_TILE, device: torch.device | str = "cpu",
-                 mode_decision: bool = True) -> None:
+                 mode_decision: bool = True, preset: str = DEFAULT_PRESET) -> None:
         levels = model.codec.y_gains.levels
         if not 1 <= quality <= levels:
             raise ValueError(f"quality must be in [1, {levels}], got {quality}")
@@ -77,6 +79,14 @@ class VideoEncoder:
         self.inter = model.inter
         # Where the schedule says P, also try I and keep the cheaper in RD terms (needs the model's λ).
         self.modes = RdModeDecision(model.lambdas, quality) if mode_decision and model.lambdas else None
+        self.preset = get_preset(preset)
+        self.rd_refiner: RdFlowRefiner | None = None
+        if self.preset.rd_iters and model.inter is not None:
+            if not model.lambdas:
+                raise InputError(f"preset {preset!r} needs the λ the model was trained with; "
+                                 f"'{model.model_id}' does not record them")
+            self.rd_refiner = RdFlowRefiner(iters=self.preset.rd_iters, lr=self.preset.rd_lr)
+            self.lam = rd_lambda(model.lambdas, quality)
         self.device = torch.device(device)
         self.reference: np.ndarray | None = None
         self.frames = 0
@@ -96,8 +106,8 @@ class VideoEncoder:
         if wanted == "P" and self.inter is not None and self.reference is not None:
             frame_type = "P"
             with torch.inference_mode(), codec_threads():
-                c = self.inter.compress(to_tensor(rgb, self.device), to_tensor(self.reference, self.device),
-                                        self.quality)
+                x, ref = to_tensor(rgb, self.device), to_tensor(self.reference, self.device)
+                c = self.inter.compress(x, ref, self.quality, flow=self._motion_search(x, ref))
             streams, recon = c.streams, to_uint8(c.x_hat)
             inter = (sum(map(len, streams)), recon)
             if self.modes is not None and self.modes.worth_trying_intra(inter, rgb):
@@ -117,6 +127,15 @@ class VideoEncoder:
         return EncodedFrame(data, recon, frame_type, pts, duration)
 
 
+    def _motion_search(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """The flow this preset codes for ``x`` against ``ref`` (encoder only; see lvc.presets)."""
+        inter = self.inter
+        flow = inter.estimate(x, ref, refine=self.preset.warp_fit, flow_scale=self.preset.flow_scale)
+        if self.rd_refiner is not None:
+            flow = self.rd_refiner(inter, x, ref, self.quality, self.lam, flow)
+        return flow
+
+
 class VideoDecoder:
     """Decodes access units, checking every frame's CRC."""
 
@@ -132,7 +151,8 @@ class VideoDecoder:
 
     def _on_header(self, header: bs.SequenceHeader) -> None:
         old = self.header
-        if old is None or (header.model_id, header.weight_hash, header.tile) != (old.model_id, old.weight_hash, old.tile):
+        key = (header.model_id, header.weight_hash, header.tile)
+        if old is None or key != (old.model_id, old.weight_hash, old.tile):
             model = self.load_model(header.model_id, header.weight_hash)
             self._intra = IntraCoder(model.codec, tile=header.tile, device=self.device)
             self._inter = model.inter
@@ -175,7 +195,8 @@ class VideoDecoder:
 
     def _decode_p(self, unit: bs.Frame, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         if self._inter is None:
-            raise CorruptStreamError(f"frame {index} is a P-frame but model '{self.header.model_id}' has no inter codec")
+            raise CorruptStreamError(f"frame {index} is a P-frame but model '{self.header.model_id}' "
+                                     "has no inter codec")
         if self.reference is None:
             raise CorruptStreamError(f"frame {index}: P-frame without a decoded reference (stream starts mid-GOP)")
         try:

@@ -23,6 +23,7 @@ import numpy as np
 
 from lvc.errors import InputError, LvcError
 from lvc.io.x26x import ANCHORS, PRESET, TUNE, anchor_available, x26x_encode
+from lvc.presets import DEFAULT_PRESET
 
 DEFAULT_QUALITIES = (2.0, 4.0, 6.0, 8.0)
 DEFAULT_CRFS = (22, 27, 32, 37)
@@ -44,6 +45,7 @@ class RdPoint:
     psnr: float
     psnr_y: float
     ms_ssim: float
+    encode_s: float | None = None  # wall-clock seconds of the encode, where measured
 
     @property
     def bpp(self) -> float:
@@ -111,16 +113,17 @@ def measure(decoded: Iterable[np.ndarray], source: str | Path, frames: int, *, l
 
 
 def lvc_point(source: str | Path, quality: float, *, gop: int, frames: int, model, device: str,  # noqa: ANN001
-              workdir: Path, progress: bool, mode_decision: bool = True) -> RdPoint:
+              workdir: Path, progress: bool, mode_decision: bool = True, preset: str = DEFAULT_PRESET) -> RdPoint:
     """Encode ``source`` with lvc at ``quality``, decode the file, measure. ``model`` is a LoadedModel."""
     from lvc import api
 
     out = workdir / f"lvc_q{quality:g}.lvc"
     summary = api.encode(source, out, quality=quality, gop=gop, frames=frames, model=model, device=device,
-                         overwrite=True, progress=progress, mode_decision=mode_decision)
+                         overwrite=True, progress=progress, mode_decision=mode_decision, preset=preset)
     decoded = (f.rgb for f in api.iter_decode(out, device=device, model=model))
     n, p, y, m = measure(decoded, source, summary.frames, label=f"lvc q{quality:g}", progress=progress)
-    return RdPoint("lvc", f"q{quality:g}", n, out.stat().st_size, summary.width, summary.height, summary.fps, p, y, m)
+    return RdPoint("lvc", f"q{quality:g}", n, out.stat().st_size, summary.width, summary.height, summary.fps, p, y, m,
+                   encode_s=summary.seconds)
 
 
 # ---------------------------------------------------------------------- x264 / x265
@@ -230,7 +233,7 @@ def command(args: argparse.Namespace) -> int:
         work = Path(tmp)
         for q in qualities:
             announce(f"lvc quality {q:g}")
-            points.append(lvc_point(args.input, q, gop=args.gop, frames=args.frames, model=model,
+            points.append(lvc_point(args.input, q, gop=args.gop, frames=args.frames, model=model, preset=args.preset,
                                     device=args.device, workdir=work, progress=progress))
         for anchor in anchors:
             for crf in crfs:
@@ -243,18 +246,19 @@ def command(args: argparse.Namespace) -> int:
     values, reasons = bd_rates(points)
     if args.json is not None:
         doc = {"source": str(args.input), "width": media.width, "height": media.height, "fps": float(media.fps),
-               "frames": points[0].frames, "gop": args.gop, "preset": PRESET, "tune": TUNE,
+               "frames": points[0].frames, "gop": args.gop, "lvc_preset": args.preset,
+               "preset": PRESET, "tune": TUNE,
                "rate": "file bytes on disk (container included) * 8 / (width * height * frames)",
                "points": [p.as_dict() for p in points], "bd_rate": values, "bd_rate_missing": reasons}
         atomic_write_bytes(args.json, (json.dumps(json_safe(doc), indent=1, allow_nan=False) + "\n").encode())
     if args.plot is not None:
         from lvc.plots import rd_figure
 
-        title = f"{Path(args.input).name}: {points[0].frames} frames, GOP {args.gop}"
+        title = f"{Path(args.input).name}: {points[0].frames} frames, GOP {args.gop}, lvc preset {args.preset}"
         atomic_write_bytes(args.plot, rd_figure(points, title=title))
     if not args.quiet:
         print(f"{args.input}: {media.width}x{media.height}, {points[0].frames} frames, GOP {args.gop}; "
-              f"rates are file sizes, quality is the decoded frames against the source")
+              f"lvc preset {args.preset}; rates are file sizes, quality is the decoded frames against the source")
         print(format_rd(points))
         print()
         print(format_bd(values, reasons))

@@ -58,19 +58,24 @@ class GopScheduler:
         self._since_intra = 1
 
 
+def rd_lambda(lambdas: tuple[float, ...] | list[float], quality: float) -> float:
+    """λ of the training loss ``bpp + λ·255²·MSE`` at ``quality``: ``lambdas`` belong to the anchor
+    qualities 1, 2, ...; a fractional quality interpolates them log-linearly, as the codec's gains are."""
+    logs = np.log(np.asarray(lambdas, dtype=np.float64))
+    q = min(max(quality, 1.0), len(logs)) - 1
+    lo = min(int(q), len(logs) - 2)
+    return float(np.exp(logs[lo] + (q - lo) * (logs[lo + 1] - logs[lo])))
+
+
 class RdModeDecision:
     """Chooses I or P for a frame coded both ways, by ``bits + λ·SSE/3`` (SSE over 8-bit RGB).
 
     That is the loss the codecs were trained on, ``bpp + λ·255²·MSE`` with MSE over [0, 1] RGB,
-    multiplied by the pixel count; ``lambdas`` are the λ of the anchor qualities, and a fractional
-    quality interpolates them log-linearly, as the codec's gains are interpolated.
+    multiplied by the pixel count (λ from :func:`rd_lambda`).
     """
 
     def __init__(self, lambdas: tuple[float, ...] | list[float], quality: float, *, trial_ratio: float = 0.75) -> None:
-        logs = np.log(np.asarray(lambdas, dtype=np.float64))
-        q = min(max(quality, 1.0), len(logs)) - 1
-        lo = min(int(q), len(logs) - 2)
-        self.lam = float(np.exp(logs[lo] + (q - lo) * (logs[lo + 1] - logs[lo])))
+        self.lam = rd_lambda(lambdas, quality)
         self.trial_ratio = trial_ratio
         self._intra_cost: float | None = None  # RD cost of the last I-frame coded
 

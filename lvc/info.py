@@ -64,8 +64,9 @@ def stream_info(path: str | Path) -> StreamInfo:
     fps = Fraction(header.fps_num, header.fps_den)
     tb = Fraction(header.tb_num, header.tb_den)
     duration = float((last_end - first_pts) * tb) if last_end and last_end > first_pts else len(types) / float(fps)
-    return StreamInfo(path=str(path), file_bytes=info.size_bytes, width=header.width, height=header.height, fps=fps, time_base=tb,
-                      frames=len(types), frame_types="".join(types), gop=header.gop, model_id=header.model_id,
+    return StreamInfo(path=str(path), file_bytes=info.size_bytes, width=header.width, height=header.height,
+                      fps=fps, time_base=tb, frames=len(types), frame_types="".join(types), gop=header.gop,
+                      model_id=header.model_id,
                       weight_hash=header.weight_hash.hex(), quality=sum(qualities) / len(qualities),
                       pixel_format=header.pixel_format, tile=header.tile, duration_s=duration,
                       audio_streams=info.audio_streams, container="elementary" if info.elementary else "mp4")

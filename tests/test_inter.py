@@ -45,3 +45,36 @@ def test_forward_returns_all_likelihoods() -> None:
                 flow=torch.randn(2, 2, 64, 64))
     assert set(out.likelihoods) == {"motion_y", "motion_z", "residual_y", "residual_z"}
     assert out.x_hat.shape == (2, 3, 64, 64)
+
+
+def _proxy_loss(codec: InterCodec, cur: torch.Tensor, ref: torch.Tensor, flow: torch.Tensor, lam: float) -> float:
+    """The P-frame's training loss with the refiner's noise (seed 0)."""
+    torch.manual_seed(0)
+    codec.motion.train()
+    codec.residual.train()
+    with torch.no_grad():
+        out = codec(cur, ref, 4.0, flow=flow)
+    codec.motion.eval()
+    codec.residual.eval()
+    bits = sum(-torch.log2(lik).sum() for lik in out.likelihoods.values())
+    return float(bits / cur[0, 0].numel() + lam * 255**2 * (out.x_hat - cur).pow(2).mean())
+
+
+def test_rd_refiner_lowers_the_frame_cost_and_leaves_the_codec_alone() -> None:
+    from lvc.models.refine import RdFlowRefiner
+    from tests.test_flow import _smooth_pair
+
+    codec = _tiny_inter()
+    cur, ref, _ = _smooth_pair((2.0, -1.0))
+    start, lam = torch.zeros(1, 2, 48, 64), 0.05
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    with torch.inference_mode():  # as the encoder calls it
+        fits = [RdFlowRefiner(iters=8, lr=0.3)(codec, cur, ref, 4.0, lam, start) for _ in range(2)]
+    assert torch.equal(torch.rand(3), expected_next)  # the caller's random stream is untouched
+    assert torch.equal(fits[0], fits[1])  # reproducible: its noise has its own seed
+    assert not codec.motion.training and not codec.residual.training
+    assert all(p.grad is None for p in codec.parameters())
+    assert _proxy_loss(codec, cur, ref, fits[0], lam) < _proxy_loss(codec, cur, ref, start, lam)
+    assert RdFlowRefiner(iters=0)(codec, cur, ref, 4.0, lam, start) is start

@@ -13,6 +13,7 @@ import pytest
 
 from lvc import api
 from lvc.cli import main
+from lvc.errors import InputError
 from lvc.info import stream_info
 from tests.conftest import ROOT, TINY_ID, shared_data
 from tests.media import moving_frames, rotate_mp4, write_audio_only, write_clip, write_y4m
@@ -188,3 +189,33 @@ def test_mode_decision_codes_a_costlier_p_frame_as_i(tiny_env, tiny_video_weight
     out = tmp_path / "out.y4m"
     _decode_in_subprocess(lvc, out, 1)
     assert out.read_bytes() == recon.read_bytes()
+
+
+@pytest.mark.parametrize("preset", ["fast", "veryslow"])
+def test_presets_decode_exactly_in_another_process(tiny_env, tiny_video_weights, tmp_path, preset) -> None:  # noqa: ANN001
+    """A preset changes only what the encoder searches; any preset's stream decodes to its recon."""
+    import dataclasses
+
+    from lvc.models.zoo import load_image_model
+    from tests.conftest import TINY_VIDEO_ID
+
+    src = write_y4m(tmp_path / "src.y4m", moving_frames(3, 40, 56))
+    model = load_image_model(TINY_VIDEO_ID)
+    with_lambdas = dataclasses.replace(model, lambdas=(0.01,) * len(model.codec.y_gains.log_gain))
+    lvc, recon = tmp_path / "p.lvc", tmp_path / "recon.y4m"
+    api.encode(src, lvc, model=with_lambdas, quality=5, gop=4, recon=recon, preset=preset, mode_decision=False)
+    assert stream_info(lvc).frame_types == "IPP"
+    out = tmp_path / "out.y4m"
+    _decode_in_subprocess(lvc, out, 1)
+    assert out.read_bytes() == recon.read_bytes()
+
+
+def test_preset_errors(tiny_env, tiny_video_weights, tmp_path) -> None:  # noqa: ANN001
+    from tests.conftest import TINY_VIDEO_ID
+
+    src = write_y4m(tmp_path / "src.y4m", moving_frames(2, 40, 56))
+    with pytest.raises(InputError, match="unknown preset 'quick'"):
+        api.encode(src, tmp_path / "a.lvc", model=TINY_VIDEO_ID, preset="quick")
+    with pytest.raises(InputError, match="needs the λ"):  # the tiny model records no λ ladder
+        api.encode(src, tmp_path / "b.lvc", model=TINY_VIDEO_ID, preset="slow")
+    assert not (tmp_path / "a.lvc").exists() and not (tmp_path / "b.lvc").exists()

@@ -124,7 +124,8 @@ class FlowPairData(L.LightningDataModule):
                  limit_files: int | None = None) -> None:
         super().__init__()
         self.root, self.crop, self.batch_size = root, crop, batch_size
-        self.epoch_size, self.val_size, self.num_workers, self.limit_files = epoch_size, val_size, num_workers, limit_files
+        self.epoch_size, self.val_size = epoch_size, val_size
+        self.num_workers, self.limit_files = num_workers, limit_files
         self.train_set: SyntheticFlowPairs | None = None
 
     def setup(self, stage: str | None = None) -> None:

@@ -56,8 +56,9 @@ def open_media(path: str | Path) -> tuple[MediaInfo, Iterator[SourceFrame]]:
         raise InputError(f"{path}: not a readable image or video (no picture size; corrupt or unsupported)")
     fps = stream.average_rate or stream.guessed_rate or Fraction(25)
     time_base = stream.time_base or Fraction(1, int(round(fps)) or 25)
-    still = container.format.name in {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe",
-                                       "ppm_pipe", "pgm_pipe", "pam_pipe", "gif", "qoi_pipe"} and (stream.frames or 1) <= 1
+    image_formats = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "ppm_pipe", "pgm_pipe",
+                     "pam_pipe", "gif", "qoi_pipe"}
+    still = container.format.name in image_formats and (stream.frames or 1) <= 1
     frames = stream.frames or None
     if frames is None and container.duration and fps:  # y4m and raw streams: estimate from the duration
         frames = max(1, round(container.duration / 1_000_000 * float(fps)))

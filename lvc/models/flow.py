@@ -34,14 +34,15 @@ class FlowEstimator(nn.Module):
         self.updates = updates
         self.flow_scale = flow_scale
 
-    def forward(self, current: Tensor, reference: Tensor, *, all_iterations: bool = False) -> Tensor | list[Tensor]:
+    def forward(self, current: Tensor, reference: Tensor, *, all_iterations: bool = False,
+                flow_scale: float | None = None) -> Tensor | list[Tensor]:
         """Flow (B, 2, H, W) from ``current`` to ``reference``, both (B, 3, H, W) in [0, 1].
 
         With ``all_iterations`` the list of every refinement's flow is returned (for RAFT's
-        sequence loss in training).
+        sequence loss in training). ``flow_scale`` overrides the module's for this call.
         """
         h, w = current.shape[-2:]
-        s = self.flow_scale
+        s = self.flow_scale if flow_scale is None else flow_scale
         if s != 1.0:
             size = (max(8, round(h * s)), max(8, round(w * s)))
             current = F.interpolate(current, size=size, mode="bilinear", align_corners=False, antialias=True)

@@ -79,12 +79,13 @@ class InterCodec(nn.Module):
         motion, residual = sum(map(len, streams[:k])), sum(map(len, streams[k:]))
         return {"header": total - motion - residual, "motion": motion, "residual": residual}
 
-    def estimate(self, x: Tensor, ref: Tensor) -> Tensor:
-        """The flow the encoder codes: RAFT's, refined against ``x`` when a refiner is set."""
+    def estimate(self, x: Tensor, ref: Tensor, *, refine: bool = True, flow_scale: float | None = None) -> Tensor:
+        """The flow the encoder codes: RAFT's (at ``flow_scale`` when given), refined against ``x`` when
+        a refiner is set and ``refine``."""
         if self.flow is None:
             raise RuntimeError("this InterCodec has no flow estimator (decoder-only)")
-        flow = self.flow(x, ref)
-        return flow if self.refiner is None else self.refiner(x, ref, flow)
+        flow = self.flow(x, ref, flow_scale=flow_scale)
+        return flow if self.refiner is None or not refine else self.refiner(x, ref, flow)
 
     def _reconstruct(self, ref: Tensor, flow_hat_n: Tensor, code_residual: Callable[[Tensor | None], Tensor],
                      x: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
