@@ -17,9 +17,10 @@ from lvc.errors import InputError
 from lvc.info import StreamInfo, stream_info
 from lvc.io.container import AccessUnit, ContainerReader, ContainerWriter
 from lvc.io.files import check_output
-from lvc.io.video import FrameWriter, SourceFrame, open_media, open_writer
+from lvc.io.video import FrameWriter, MediaInfo, SourceFrame, open_media, open_writer
 from lvc.models.zoo import LoadedModel, default_model_id, find_by_hash, load_image_model
 from lvc.presets import DEFAULT_PRESET, PRESETS
+from lvc.ratecontrol import RateController
 from lvc.progress import Progress
 
 DEFAULT_GOP = 12  # intra period; a model without an inter codec codes every frame as I
@@ -65,11 +66,11 @@ def _select(frames: Iterator[SourceFrame], time_base: Fraction, start: float | N
         yield f
 
 
-def encode(input: str | Path, output: str | Path, *, quality: float = 4.0, gop: int = DEFAULT_GOP,
+def encode(input: str | Path, output: str | Path, *, quality: float | None = None, gop: int = DEFAULT_GOP,
            scene_cuts: bool = False, frames: int | None = None, start: float | None = None,
            recon: str | Path | None = None, model: str | LoadedModel | None = None, device: str = "cpu",
            overwrite: bool = False, progress: bool = False, mode_decision: bool = True,
-           preset: str = DEFAULT_PRESET) -> Summary:
+           preset: str = DEFAULT_PRESET, bitrate: float | None = None, size: int | None = None) -> Summary:
     """Encode any image or video PyAV reads into an ``.lvc`` file.
 
     A single still image becomes a bare elementary stream; anything else an MP4 with the source's
@@ -77,31 +78,51 @@ def encode(input: str | Path, output: str | Path, *, quality: float = 4.0, gop: 
     ``model`` defaults to the shipped video model (the image model for a still). ``mode_decision``
     lets the encoder code a frame the GOP schedule marks P as I where that costs less (RD).
     ``preset`` trades encoding time for bits (``lvc.presets``); the decoder does not depend on it.
+    ``quality`` is 4 by default. ``bitrate`` (bits per second) or ``size`` (bytes of the whole output
+    file) turn on rate control (``lvc.ratecontrol``): each frame's quality is then chosen to meet
+    it, and ``quality``, if given, is only the first frame's.
     """
     from lvc.metrics import psnr as psnr_fn
 
     out = check_output(output, overwrite, (input,))
     if recon is not None:
         check_output(recon, overwrite, (input,))
-    if not 1 <= quality <= 8:
+    if quality is not None and not 1 <= quality <= 8:
         raise InputError(f"quality must be between 1 and 8, got {quality}")
     if frames is not None and frames < 1:
         raise InputError(f"--frames must be at least 1, got {frames}")
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if bitrate is not None and size is not None:
+        raise InputError("give a bitrate or a size, not both")
     src, source = open_media(input)
-    loaded = model if isinstance(model, LoadedModel) else load_image_model(model or default_model_id(src.is_still))
-    fps = Fraction(src.fps)
-    enc = VideoEncoder(loaded, width=src.width, height=src.height, quality=quality,
-                       fps=(fps.numerator, fps.denominator),
-                       time_base=(src.time_base.numerator, src.time_base.denominator),
-                       pixel_format=src.pixel_format, gop=gop, scene_cuts=scene_cuts, device=device,
-                       mode_decision=mode_decision, preset=preset)
+    rate_control = bitrate is not None or size is not None
     total = None if src.frames is None else min(src.frames, frames or src.frames)
+    fps = Fraction(src.fps)
+    writer: ContainerWriter | None = None
+    try:
+        if rate_control and src.is_still:
+            raise InputError(f"{input}: rate control is for video; code a still image with a quality (-q)")
+        if size is not None and total is None:
+            raise InputError(f"{input}: the container does not say how many frames it has, so --size cannot "
+                             "be shared out; use --bitrate")
+        loaded = model if isinstance(model, LoadedModel) else load_image_model(model or default_model_id(src.is_still))
+        writer = ContainerWriter(out, time_base=src.time_base, elementary=src.is_still,
+                                 audio_from=None if src.is_still else input)
+        rate = (_rate_controller(src, loaded, quality, gop, total, bitrate, size, writer.audio_bytes())
+                if rate_control else None)
+        enc = VideoEncoder(loaded, width=src.width, height=src.height, quality=quality or 4.0,
+                           fps=(fps.numerator, fps.denominator),
+                           time_base=(src.time_base.numerator, src.time_base.denominator),
+                           pixel_format=src.pixel_format, gop=gop, scene_cuts=scene_cuts, device=device,
+                           mode_decision=mode_decision, preset=preset, rate=rate)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        source.close()
+        raise
     bar = Progress(total=None if src.is_still else total, fps=float(fps), label="encode",
                    enabled=progress and not src.is_still)
-    writer = ContainerWriter(out, time_base=src.time_base, elementary=src.is_still,
-                             audio_from=None if src.is_still else input)
     recon_writer: FrameWriter | None = None
     psnrs: list[float] = []
     t0 = time.perf_counter()
@@ -133,6 +154,26 @@ def encode(input: str | Path, output: str | Path, *, quality: float = 4.0, gop: 
     mean_psnr = float(np.mean(finite)) if finite else float("inf")
     return Summary(frames=len(psnrs), bytes=out.stat().st_size, width=src.width, height=src.height, fps=float(fps),
                    seconds=time.perf_counter() - t0, psnr=mean_psnr)
+
+
+# Measured: MP4 boxes around the data stream cost ~740 bytes plus ~4 per frame (rounded up here).
+MP4_OVERHEAD_BYTES, MP4_BYTES_PER_FRAME = 800, 8
+
+
+def _rate_controller(src: MediaInfo, model: LoadedModel, quality: float | None, gop: int, frames: int | None,
+                     bitrate: float | None, size: int | None, audio_bytes: int) -> RateController:
+    """The controller for ``bitrate`` (bits/s) or ``size`` (bytes of the file, audio and MP4 boxes included)."""
+    if size is not None and frames is not None:
+        boxes = MP4_OVERHEAD_BYTES + MP4_BYTES_PER_FRAME * frames
+        video = size - audio_bytes - boxes
+        if video <= 0:
+            raise InputError(f"--size {size} bytes leaves nothing for the video (the copied audio is "
+                             f"{audio_bytes} bytes, the container ~{boxes})")
+        target = video * 8 / frames
+    else:
+        target = bitrate / float(src.fps)
+    return RateController(target_bits=target, pixels=src.width * src.height, gop=gop if model.inter else 1,
+                          frames=frames, quality=quality, q_max=model.codec.y_gains.levels)
 
 
 def _first_index(reader: ContainerReader, start: float) -> int:

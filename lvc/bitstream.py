@@ -79,6 +79,12 @@ class End:
 Unit = SequenceHeader | Frame | End
 
 
+def coded_quality(quality: float) -> float:
+    """``quality`` as a FRAME unit stores it (thousandths): the encoder must code with exactly this
+    value, or a decoder reading the rounded one would drift."""
+    return round(quality * QUALITY_SCALE) / QUALITY_SCALE
+
+
 # ---------------------------------------------------------------------- writing
 def _write_bytes(out: bytearray, b: bytes) -> None:
     write_varint(out, len(b))

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 from lvc.errors import LvcError
 from lvc.presets import DEFAULT_PRESET, PRESETS
+from lvc.ratecontrol import parse_bitrate, parse_size
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -19,6 +21,16 @@ EXIT_INTERNAL = 3
 DEFAULT_GOP = 12  # lvc.api.DEFAULT_GOP, repeated so --help needs no torch
 PRESET_HELP = ("encoder effort: fast, medium (default), slow, veryslow; slower presets search the motion "
                "harder for fewer bits, and decode at the same speed")
+
+
+def _parsed(parse: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type from a parser that raises ValueError with the message to show."""
+    def convert(text: str) -> float:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
 
 
 def _gop(text: str) -> int:
@@ -47,7 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("encode", parents=[common], help="encode an image or video to .lvc")
     e.add_argument("input", help="any image or video PyAV reads (mp4, mkv, webm, mov, y4m, png, jpg, ...)")
     e.add_argument("-o", "--output", required=True, help="output .lvc file")
-    e.add_argument("-q", "--quality", type=float, default=4.0, help="1 (smallest) .. 8 (best); fractions allowed")
+    e.add_argument("-q", "--quality", type=float, default=None,
+                   help="1 (smallest) .. 8 (best), default 4; fractions allowed (with --bitrate/--size: the "
+                        "first frame's)")
+    rate = e.add_mutually_exclusive_group()
+    rate.add_argument("-b", "--bitrate", type=_parsed(parse_bitrate),
+                      help="target average bitrate, e.g. 500k or 1.5M (bits/s); each frame's quality is chosen "
+                           "to meet it")
+    rate.add_argument("--size", type=_parsed(parse_size),
+                      help="target file size, e.g. 300k or 2MB (bytes; audio and container included)")
     e.add_argument("-g", "--gop", type=_gop, default=DEFAULT_GOP,
                    help=f"intra period (1 = all-intra; default {DEFAULT_GOP}); 'auto' adds scene-cut detection")
     e.add_argument("--recon", help="also write the encoder's reconstruction (.png, folder, .y4m or .mp4)")
@@ -121,7 +141,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
                          scene_cuts=args.gop == 0, frames=args.frames, start=args.start, recon=args.recon,
                          model=args.model, device=_device(args.device),
                          overwrite=args.overwrite, progress=not args.quiet, mode_decision=args.mode_decision,
-                         preset=args.preset)
+                         preset=args.preset, bitrate=args.bitrate, size=args.size)
     if not args.quiet:
         print(f"{args.output}: {summary.line()}")
     return 0

@@ -26,6 +26,7 @@ from lvc.intra import DEFAULT_TILE, IntraCoder, codec_threads, to_tensor, to_uin
 from lvc.models.inter import InterCodec
 from lvc.models.refine import RdFlowRefiner
 from lvc.presets import DEFAULT_PRESET, get_preset
+from lvc.ratecontrol import RateController
 from lvc.models.zoo import LoadedModel, find_by_hash
 
 
@@ -66,11 +67,9 @@ class VideoEncoder:
     def __init__(self, model: LoadedModel, *, width: int, height: int, quality: float, fps: tuple[int, int] = (25, 1),
                  time_base: tuple[int, int] = (1, 25), pixel_format: str = "rgb24", gop: int = 1,
                  scene_cuts: bool = False, tile: int = DEFAULT_TILE, device: torch.device | str = "cpu",
-                 mode_decision: bool = True, preset: str = DEFAULT_PRESET) -> None:
-        levels = model.codec.y_gains.levels
-        if not 1 <= quality <= levels:
-            raise ValueError(f"quality must be in [1, {levels}], got {quality}")
-        self.quality = float(quality)
+                 mode_decision: bool = True, preset: str = DEFAULT_PRESET, rate: RateController | None = None) -> None:
+        self.levels = model.codec.y_gains.levels
+        self.lambdas = model.lambdas
         self.header = bs.SequenceHeader(width=width, height=height, fps_num=fps[0], fps_den=fps[1],
                                         tb_num=time_base[0], tb_den=time_base[1], pixel_format=pixel_format,
                                         model_id=model.model_id, weight_hash=model.weight_hash, gop=gop, tile=tile)
@@ -86,7 +85,9 @@ class VideoEncoder:
                 raise InputError(f"preset {preset!r} needs the λ the model was trained with; "
                                  f"'{model.model_id}' does not record them")
             self.rd_refiner = RdFlowRefiner(iters=self.preset.rd_iters, lr=self.preset.rd_lr)
-            self.lam = rd_lambda(model.lambdas, quality)
+        # With a rate controller, each frame's quality is its choice; ``quality`` is only the start.
+        self.rate = rate
+        self.set_quality(quality)
         self.device = torch.device(device)
         self.reference: np.ndarray | None = None
         self.frames = 0
@@ -103,29 +104,54 @@ class VideoEncoder:
                              f"got {rgb.shape} {rgb.dtype}")
         pts = self.frames if pts is None else pts
         wanted = self.scheduler.decide(rgb)
+        if self.rate is not None:
+            self.set_quality(self.rate.choose(wanted if self.inter is not None else "I"))
         if wanted == "P" and self.inter is not None and self.reference is not None:
             frame_type = "P"
             with torch.inference_mode(), codec_threads():
                 x, ref = to_tensor(rgb, self.device), to_tensor(self.reference, self.device)
                 c = self.inter.compress(x, ref, self.quality, flow=self._motion_search(x, ref))
-            streams, recon = c.streams, to_uint8(c.x_hat)
-            inter = (sum(map(len, streams)), recon)
-            if self.modes is not None and self.modes.worth_trying_intra(inter, rgb):
+            recon = to_uint8(c.x_hat)
+            data = self._access_unit("P", c.streams, recon, pts, duration)
+            # The mode decision weighs whole access units: an I-frame also carries the sequence header.
+            if self.modes is not None and self.modes.worth_trying_intra((len(data), recon), rgb):
                 i_streams, i_recon = self.intra.encode(rgb, self.quality)
-                if self.modes.prefer_intra((sum(map(len, i_streams)), i_recon), inter, rgb):
-                    frame_type, streams, recon = "I", i_streams, i_recon
+                i_data = self._access_unit("I", i_streams, i_recon, pts, duration)
+                if self.modes.prefer_intra((len(i_data), i_recon), (len(data), recon), rgb):
+                    frame_type, data, recon = "I", i_data, i_recon
                     self.scheduler.restart()
         else:
             frame_type = "I"
             streams, recon = self.intra.encode(rgb, self.quality)
+            data = self._access_unit("I", streams, recon, pts, duration)
+            revised = None if self.rate is None else self.rate.revise_first(self.quality, len(data))
+            if revised is not None:
+                self.set_quality(revised)
+                streams, recon = self.intra.encode(rgb, self.quality)
+                data = self._access_unit("I", streams, recon, pts, duration)
         if frame_type == "I" and self.modes is not None:
-            self.modes.note_intra(sum(map(len, streams)), recon, rgb)
-        frame = bs.Frame(frame_type, pts, duration, self.quality, bs.frame_crc(recon.tobytes()), streams)
+            self.modes.note_intra(len(data), recon, rgb)
+        if self.rate is not None:
+            self.rate.update(frame_type, self.quality, len(data))
         self.reference = recon
         self.frames += 1
-        data = bs.pack_sequence_header(self.header) + bs.pack_frame(frame)
         return EncodedFrame(data, recon, frame_type, pts, duration)
 
+    def set_quality(self, quality: float) -> None:
+        """Code the next frames at ``quality`` (in [1, levels]; kept to the stream's precision)."""
+        if not 1 <= quality <= self.levels:
+            raise ValueError(f"quality must be in [1, {self.levels}], got {quality}")
+        self.quality = bs.coded_quality(quality)
+        if self.modes is not None:
+            self.modes.set_quality(self.quality)
+        if self.rd_refiner is not None:
+            self.lam = rd_lambda(self.lambdas, self.quality)
+
+    def _access_unit(self, frame_type: str, streams: list[bytes], recon: np.ndarray, pts: int, duration: int) -> bytes:
+        """The frame's bytes. The sequence header rides with I-frames only: they are the random-access
+        points, and a P-frame cannot be decoded without the frames before it anyway."""
+        frame = bs.Frame(frame_type, pts, duration, self.quality, bs.frame_crc(recon.tobytes()), streams)
+        return (bs.pack_sequence_header(self.header) if frame_type == "I" else b"") + bs.pack_frame(frame)
 
     def _motion_search(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         """The flow this preset codes for ``x`` against ``ref`` (encoder only; see lvc.presets)."""

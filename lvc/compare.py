@@ -112,17 +112,21 @@ def measure(decoded: Iterable[np.ndarray], source: str | Path, frames: int, *, l
     return len(values), p, y, m
 
 
-def lvc_point(source: str | Path, quality: float, *, gop: int, frames: int, model, device: str,  # noqa: ANN001
-              workdir: Path, progress: bool, mode_decision: bool = True, preset: str = DEFAULT_PRESET) -> RdPoint:
-    """Encode ``source`` with lvc at ``quality``, decode the file, measure. ``model`` is a LoadedModel."""
+def lvc_point(source: str | Path, quality: float | None, *, gop: int, frames: int, model, device: str,  # noqa: ANN001
+              workdir: Path, progress: bool, mode_decision: bool = True, preset: str = DEFAULT_PRESET,
+              bitrate: float | None = None) -> RdPoint:
+    """Encode ``source`` with lvc at ``quality`` (or rate-controlled to ``bitrate``, bits/s), decode the
+    file, measure. ``model`` is a LoadedModel."""
     from lvc import api
 
-    out = workdir / f"lvc_q{quality:g}.lvc"
+    setting = f"q{quality:g}" if bitrate is None else f"{bitrate / 1000:g}k"
+    out = workdir / f"lvc_{setting}.lvc"
     summary = api.encode(source, out, quality=quality, gop=gop, frames=frames, model=model, device=device,
-                         overwrite=True, progress=progress, mode_decision=mode_decision, preset=preset)
+                         overwrite=True, progress=progress, mode_decision=mode_decision, preset=preset,
+                         bitrate=bitrate)
     decoded = (f.rgb for f in api.iter_decode(out, device=device, model=model))
-    n, p, y, m = measure(decoded, source, summary.frames, label=f"lvc q{quality:g}", progress=progress)
-    return RdPoint("lvc", f"q{quality:g}", n, out.stat().st_size, summary.width, summary.height, summary.fps, p, y, m,
+    n, p, y, m = measure(decoded, source, summary.frames, label=f"lvc {setting}", progress=progress)
+    return RdPoint("lvc", setting, n, out.stat().st_size, summary.width, summary.height, summary.fps, p, y, m,
                    encode_s=summary.seconds)
 
 

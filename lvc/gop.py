@@ -58,6 +58,10 @@ class GopScheduler:
         self._since_intra = 1
 
 
+def _sse(recon: np.ndarray, source: np.ndarray) -> float:
+    return float(np.square(recon.astype(np.float64) - source.astype(np.float64)).sum())
+
+
 def rd_lambda(lambdas: tuple[float, ...] | list[float], quality: float) -> float:
     """λ of the training loss ``bpp + λ·255²·MSE`` at ``quality``: ``lambdas`` belong to the anchor
     qualities 1, 2, ...; a fractional quality interpolates them log-linearly, as the codec's gains are."""
@@ -75,21 +79,30 @@ class RdModeDecision:
     """
 
     def __init__(self, lambdas: tuple[float, ...] | list[float], quality: float, *, trial_ratio: float = 0.75) -> None:
-        self.lam = rd_lambda(lambdas, quality)
+        self.lambdas = tuple(lambdas)
+        self.lam = rd_lambda(self.lambdas, quality)
         self.trial_ratio = trial_ratio
-        self._intra_cost: float | None = None  # RD cost of the last I-frame coded
+        self._intra: tuple[int, float] | None = None  # (bytes, SSE) of the last I-frame coded
+
+    def set_quality(self, quality: float) -> None:
+        """The next frames are coded at ``quality`` (rate control changes it frame by frame)."""
+        self.lam = rd_lambda(self.lambdas, quality)
 
     def note_intra(self, nbytes: int, recon: np.ndarray, source: np.ndarray) -> None:
-        """Remember the cost of an I-frame just coded (the yardstick of :meth:`worth_trying_intra`)."""
-        self._intra_cost = self.cost(nbytes, recon, source)
+        """Remember an I-frame just coded (the yardstick of :meth:`worth_trying_intra`)."""
+        self._intra = (nbytes, _sse(recon, source))
 
     def worth_trying_intra(self, inter: tuple[int, np.ndarray], source: np.ndarray) -> bool:
         """Whether the P-frame (bytes, reconstruction) costs enough that an I-frame might beat it."""
-        return self._intra_cost is None or self.cost(*inter, source) > self.trial_ratio * self._intra_cost
+        if self._intra is None:
+            return True
+        return self.cost(*inter, source) > self.trial_ratio * self._cost(*self._intra)
+
+    def _cost(self, nbytes: int, sse: float) -> float:
+        return 8.0 * nbytes + self.lam * sse / 3.0
 
     def cost(self, nbytes: int, recon: np.ndarray, source: np.ndarray) -> float:
-        sse = float(np.square(recon.astype(np.float64) - source.astype(np.float64)).sum())
-        return 8.0 * nbytes + self.lam * sse / 3.0
+        return self._cost(nbytes, _sse(recon, source))
 
     def prefer_intra(self, intra: tuple[int, np.ndarray], inter: tuple[int, np.ndarray], source: np.ndarray) -> bool:
         """Whether the I-frame (bytes, reconstruction) beats the P-frame for ``source``."""

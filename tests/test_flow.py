@@ -20,7 +20,7 @@ def test_integer_shift_convention() -> None:
 
 def test_raft_shapes_any_size_and_scale() -> None:
     torch.manual_seed(0)
-    for scale, size in [(1.0, (37, 53)), (0.5, (64, 96))]:
+    for scale, size in [(1.0, (37, 53)), (0.5, (256, 272))]:
         est = FlowEstimator(updates=2, flow_scale=scale).eval()
         a, b = torch.rand(1, 3, *size), torch.rand(1, 3, *size)
         with torch.no_grad():
@@ -28,6 +28,16 @@ def test_raft_shapes_any_size_and_scale() -> None:
             flows = est(a, b, all_iterations=True)
         assert flow.shape == (1, 2, *size)
         assert len(flows) == 2 and torch.allclose(flows[-1], flow)
+
+
+def test_raft_is_never_run_below_its_minimum_size() -> None:
+    """Halving a 160 px frame would only be padded back to 128 px: the scale is floored at 128/160."""
+    torch.manual_seed(0)
+    est = FlowEstimator(updates=2).eval()
+    a, b = torch.rand(1, 3, 160, 256), torch.rand(1, 3, 160, 256)
+    with torch.no_grad():
+        assert torch.equal(est(a, b, flow_scale=0.5), est(a, b, flow_scale=0.8))
+        assert not torch.equal(est(a, b, flow_scale=0.5), est(a, b))
 
 
 def _smooth_pair(shift: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -17,7 +17,7 @@ def _loaded_after(imports: str) -> set[str]:
 
 def test_light_modules_do_not_import_torch() -> None:
     mods = _loaded_after("import lvc.bitstream, lvc.gop, lvc.io.video, lvc.io.container, lvc.info, lvc.cli, "
-                         "lvc.presets")
+                         "lvc.presets, lvc.ratecontrol")
     assert "torch" not in mods
 
 

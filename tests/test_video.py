@@ -219,3 +219,59 @@ def test_preset_errors(tiny_env, tiny_video_weights, tmp_path) -> None:  # noqa:
     with pytest.raises(InputError, match="needs the λ"):  # the tiny model records no λ ladder
         api.encode(src, tmp_path / "b.lvc", model=TINY_VIDEO_ID, preset="slow")
     assert not (tmp_path / "a.lvc").exists() and not (tmp_path / "b.lvc").exists()
+
+
+def test_bitrate_and_size_are_met_and_decode_exactly(tiny_env, tiny_video_weights, tmp_path) -> None:  # noqa: ANN001
+    """Rate control picks each frame's quality (recorded in the stream); the streams land near their
+    targets, the decoder reproduces the recon in another process, and --size counts the whole file."""
+    from lvc.io.container import ContainerReader
+    from tests.conftest import TINY_VIDEO_ID
+
+    src = write_y4m(tmp_path / "src.y4m", moving_frames(24, 64, 96))
+    fixed = {}
+    for q in (2.0, 6.0):  # what constant qualities cost: the targets lie between them
+        api.encode(src, tmp_path / f"q{q}.lvc", model=TINY_VIDEO_ID, quality=q, gop=6)
+        with ContainerReader(tmp_path / f"q{q}.lvc") as r:
+            fixed[q] = sum(len(u.data) for u in r.units())
+    for share in (0.3, 0.7):
+        video_bytes = fixed[2.0] + share * (fixed[6.0] - fixed[2.0])
+        lvc, recon = tmp_path / f"b{share}.lvc", tmp_path / f"b{share}.y4m"
+        api.encode(src, lvc, model=TINY_VIDEO_ID, gop=6, bitrate=video_bytes * 8 * 25 / 24, recon=recon)
+        with ContainerReader(lvc) as r:
+            got = sum(len(u.data) for u in r.units())
+        assert got == pytest.approx(video_bytes, rel=0.15)
+        qualities = {f.quality for f in api.iter_decode(lvc)}
+        assert len(qualities) > 1 and all(1 <= q <= 8 for q in qualities)
+        out = tmp_path / f"out{share}.y4m"
+        _decode_in_subprocess(lvc, out, 1)
+        assert out.read_bytes() == recon.read_bytes()
+    target = int(fixed[2.0] + 0.5 * (fixed[6.0] - fixed[2.0])) + 1000
+    sized = tmp_path / "sized.lvc"
+    api.encode(src, sized, model=TINY_VIDEO_ID, gop=6, size=target)
+    assert sized.stat().st_size == pytest.approx(target, rel=0.15)
+
+
+def test_fractional_quality_is_coded_as_the_stream_stores_it(tiny_env, tmp_path) -> None:  # noqa: ANN001
+    """The stream keeps thousandths: a finer quality is rounded before coding, or the decoder would drift."""
+    src = write_y4m(tmp_path / "src.y4m", moving_frames(2, 40, 56))
+    lvc, recon = tmp_path / "q.lvc", tmp_path / "recon.y4m"
+    api.encode(src, lvc, quality=4.12345, recon=recon)
+    assert [f.quality for f in api.iter_decode(lvc)] == [4.123, 4.123]
+    out = tmp_path / "out.y4m"
+    _decode_in_subprocess(lvc, out, 1)
+    assert out.read_bytes() == recon.read_bytes()
+
+
+def test_rate_control_errors(tiny_env, tmp_path, capsys) -> None:  # noqa: ANN001
+    src = write_y4m(tmp_path / "src.y4m", moving_frames(3, 40, 56))
+    still = tmp_path / "still.png"
+    from PIL import Image
+
+    Image.fromarray(moving_frames(1, 40, 56)[0]).save(still)
+    assert main(["encode", str(src), "-o", str(tmp_path / "a.lvc"), "-b", "100k", "--size", "3k"]) == 2
+    assert main(["encode", str(src), "-o", str(tmp_path / "a.lvc"), "-b", "fast"]) == 2
+    assert main(["encode", str(still), "-o", str(tmp_path / "a.lvc"), "-b", "100k"]) == 1
+    assert main(["encode", str(src), "-o", str(tmp_path / "a.lvc"), "--size", "500"]) == 1
+    err = capsys.readouterr().err
+    assert "rate control is for video" in err and "leaves nothing for the video" in err
+    assert not list(tmp_path.glob("a.lvc*")) and not list(tmp_path.glob(".a.lvc*"))

@@ -79,6 +79,16 @@ class ContainerWriter(AtomicOutput):
         """Number of audio streams being copied."""
         return len(self._audio_map)
 
+    def audio_bytes(self) -> int:
+        """Bytes of the audio packets that ``close()`` will copy in (a demux pass, no decoding)."""
+        if self._audio_src is None:
+            return 0
+        import av
+
+        with av.open(self._audio_src.name) as src:
+            streams = [s for s in src.streams.audio if s.index in self._audio_map]
+            return sum(p.size for p in src.demux(*streams) if p.dts is not None)
+
     def write(self, unit: AccessUnit) -> None:
         """Append one access unit."""
         self.frames += 1

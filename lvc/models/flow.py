@@ -18,11 +18,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+MIN_SIDE = 128  # RAFT works at 1/8 resolution and needs 128 px for its 4-level correlation pyramid
+
+
 class FlowEstimator(nn.Module):
     """RAFT (small or large) on [0, 1] RGB, any size, with a resolution knob for CPUs.
 
-    ``flow_scale`` < 1 estimates flow on downscaled frames and upsamples it (values rescaled),
-    trading accuracy for speed; ``updates`` is RAFT's number of recurrent refinements.
+    ``flow_scale`` < 1 estimates flow on downscaled frames (never below 128 px a side) and upsamples
+    it (values rescaled), trading accuracy for speed; ``updates`` is RAFT's number of recurrent
+    refinements.
     """
 
     def __init__(self, *, variant: Literal["small", "large"] = "small", updates: int = 6,
@@ -43,13 +47,14 @@ class FlowEstimator(nn.Module):
         """
         h, w = current.shape[-2:]
         s = self.flow_scale if flow_scale is None else flow_scale
+        # Below RAFT's 128 px minimum the frames would be padded back up: no time saved, detail lost.
+        s = min(1.0, max(s, MIN_SIDE / min(h, w)))
         if s != 1.0:
             size = (max(8, round(h * s)), max(8, round(w * s)))
             current = F.interpolate(current, size=size, mode="bilinear", align_corners=False, antialias=True)
             reference = F.interpolate(reference, size=size, mode="bilinear", align_corners=False, antialias=True)
         hs, ws = current.shape[-2:]
-        # RAFT works at 1/8 resolution and needs at least 128 px for its 4-level correlation pyramid.
-        ph, pw = max(128, -(-hs // 8) * 8) - hs, max(128, -(-ws // 8) * 8) - ws
+        ph, pw = max(MIN_SIDE, -(-hs // 8) * 8) - hs, max(MIN_SIDE, -(-ws // 8) * 8) - ws
         pad = (0, pw, 0, ph)
         a = F.pad(current * 2 - 1, pad, mode="replicate")
         b = F.pad(reference * 2 - 1, pad, mode="replicate")
