@@ -20,8 +20,8 @@ from lvc.io.files import check_output
 from lvc.io.video import FrameWriter, MediaInfo, SourceFrame, open_media, open_writer
 from lvc.models.zoo import LoadedModel, default_model_id, find_by_hash, load_image_model
 from lvc.presets import DEFAULT_PRESET, PRESETS
-from lvc.ratecontrol import RateController
 from lvc.progress import Progress
+from lvc.ratecontrol import RateController
 
 DEFAULT_GOP = 12  # intra period; a model without an inter codec codes every frame as I
 info = stream_info

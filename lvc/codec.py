@@ -24,10 +24,10 @@ from lvc.errors import CorruptStreamError, InputError
 from lvc.gop import GopScheduler, RdModeDecision, rd_lambda
 from lvc.intra import DEFAULT_TILE, IntraCoder, codec_threads, to_tensor, to_uint8
 from lvc.models.inter import InterCodec
-from lvc.models.refine import RdFlowRefiner
+from lvc.models.rd_refine import RdFlowRefiner
+from lvc.models.zoo import LoadedModel, find_by_hash
 from lvc.presets import DEFAULT_PRESET, get_preset
 from lvc.ratecontrol import RateController
-from lvc.models.zoo import LoadedModel, find_by_hash
 
 
 @dataclass

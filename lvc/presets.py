@@ -2,7 +2,7 @@
 
 Like x264's presets, they trade encoding time for bits and leave the bitstream's syntax alone: a
 stream made with any preset decodes with the same decoder at the same speed. Where the time goes
-is the motion search (``lvc.models.refine``):
+is the motion search (``lvc.models.refine``, ``lvc.models.rd_refine``):
 
 * ``fast``: RAFT's flow as it is;
 * ``medium`` (default): RAFT, then a fit of the flow to the warp error (``FlowRefiner``);

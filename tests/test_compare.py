@@ -13,7 +13,6 @@ from lvc.compare import RdPoint, bd_rates, format_bd
 from lvc.io.x26x import anchor_available, x26x_encode, x26x_options
 from tests.test_inspect import write_clip
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -61,7 +61,7 @@ def _proxy_loss(codec: InterCodec, cur: torch.Tensor, ref: torch.Tensor, flow: t
 
 
 def test_rd_refiner_lowers_the_frame_cost_and_leaves_the_codec_alone() -> None:
-    from lvc.models.refine import RdFlowRefiner
+    from lvc.models.rd_refine import RdFlowRefiner
     from tests.test_flow import _smooth_pair
 
     codec = _tiny_inter()

@@ -20,9 +20,9 @@ import torch
 from torch import Tensor
 
 from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
+from lvc.models.layers import interp_levels
 from lvc.models.zoo import load_state
 from train.intra import DEFAULT_LAMBDAS
-from lvc.models.layers import interp_levels
 from train.losses import rate_bpp
 from train.schedule import warmup_cosine
 

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from lvc.models.builders import ImageCodecSpec, build_image_codec
-from lvc.models.zoo import load_state
 from lvc.models.layers import interp_levels
+from lvc.models.zoo import load_state
 from train.losses import rate_bpp
 from train.schedule import warmup_cosine
 

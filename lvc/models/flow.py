@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
 MIN_SIDE = 128  # RAFT works at 1/8 resolution and needs 128 px for its 4-level correlation pyramid
 
 
