@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.video_rd import series_bd, video_bench_parser  # noqa: E402
+from bench.video_rd import clips_and_model, series_bd, video_bench_parser  # noqa: E402
 from lvc.compare import RdPoint, lvc_point, x26x_point  # noqa: E402
 from lvc.io.x26x import ANCHORS, anchor_available  # noqa: E402
 from lvc.presets import DEFAULT_PRESET, PRESETS  # noqa: E402
@@ -66,14 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     p = video_bench_parser(__doc__, list(CLIPS))
     p.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     args = p.parse_args(argv)
-    clips = [args.video_dir / c for c in args.clips]
-    missing = [c for c in clips if not c.exists()]
-    if missing:
-        print(f"skipped: no clip at {missing[0]} (the benchmark clips live in ../shared/data/video)")
+    found = clips_and_model(args)
+    if found is None:
         return 0
-    from lvc.models.zoo import DEFAULT_VIDEO_MODEL, load_image_model
-
-    model = load_image_model(args.model or DEFAULT_VIDEO_MODEL)
+    clips, model = found
     results = []
     with tempfile.TemporaryDirectory(prefix="lvc-presets-") as tmp:
         for clip in clips:

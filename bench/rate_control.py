@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.presets import CLIPS  # noqa: E402
-from bench.video_rd import video_bench_parser  # noqa: E402
+from bench.video_rd import clips_and_model, video_bench_parser  # noqa: E402
 from lvc.compare import lvc_point  # noqa: E402
 
 GOP = 12
@@ -62,14 +62,10 @@ def run_clip(clip: Path, frames: int, model, work: Path) -> dict:  # noqa: ANN00
 
 def main(argv: list[str] | None = None) -> int:
     args = video_bench_parser(__doc__, list(CLIPS)).parse_args(argv)
-    clips = [args.video_dir / c for c in args.clips]
-    missing = [c for c in clips if not c.exists()]
-    if missing:
-        print(f"skipped: no clip at {missing[0]} (the benchmark clips live in ../shared/data/video)")
+    found = clips_and_model(args)
+    if found is None:
         return 0
-    from lvc.models.zoo import DEFAULT_VIDEO_MODEL, load_image_model
-
-    model = load_image_model(args.model or DEFAULT_VIDEO_MODEL)
+    clips, model = found
     results = []
     with tempfile.TemporaryDirectory(prefix="lvc-rate-") as tmp:
         for clip in clips:

@@ -75,19 +75,33 @@ def video_bench_parser(description: str, clips: list[str] | None) -> argparse.Ar
     return p
 
 
+def clips_and_model(args: argparse.Namespace):  # noqa: ANN201 - (clips, LoadedModel), or None to skip
+    """The clips ``args`` name (every benchmark clip by default) and the model; None, after saying why,
+    where the clips are not here (a fresh machine without ``../shared/data``)."""
+    if args.clips:
+        clips = [args.video_dir / c for c in args.clips]
+    else:
+        clips = sorted(c for c in args.video_dir.iterdir() if c.suffix in {".y4m", ".mp4"}
+                       and c.name not in TRAINING_CLIPS) if args.video_dir.is_dir() else []
+    missing = [c for c in clips if not c.exists()]
+    if not clips or missing:
+        print(f"skipped: no clip at {missing[0] if missing else args.video_dir} "
+              "(the benchmark clips live in ../shared/data/video)")
+        return None
+    from lvc.models.zoo import DEFAULT_VIDEO_MODEL, load_image_model
+
+    return clips, load_image_model(args.model or DEFAULT_VIDEO_MODEL)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = video_bench_parser(__doc__, None)
     p.add_argument("--no-mode-decision", dest="mode_decision", action="store_false",
                    help="code frames exactly as the GOP schedule says (no RD choice of I over P)")
     args = p.parse_args(argv)
-    if not args.video_dir.exists():
-        print(f"skipped: no video folder at {args.video_dir}")
+    found = clips_and_model(args)
+    if found is None:
         return 0
-    from lvc.models.zoo import DEFAULT_VIDEO_MODEL, load_image_model
-
-    model = load_image_model(args.model or DEFAULT_VIDEO_MODEL)
-    clips = [args.video_dir / c for c in args.clips] if args.clips else sorted(
-        c for c in args.video_dir.iterdir() if c.suffix in {".y4m", ".mp4"} and c.name not in TRAINING_CLIPS)
+    clips, model = found
     results = []
     with tempfile.TemporaryDirectory(prefix="lvc-video-rd-") as tmp:
         for clip in clips:
