@@ -99,7 +99,6 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
     rate_control = bitrate is not None or size is not None
     total = None if src.frames is None else min(src.frames, frames or src.frames)
     fps = Fraction(src.fps)
-    writer: ContainerWriter | None = None
     try:
         if rate_control and src.is_still:
             raise InputError(f"{input}: rate control is for video; code a still image with a quality (-q)")
@@ -107,20 +106,24 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
             raise InputError(f"{input}: the container does not say how many frames it has, so --size cannot "
                              "be shared out; use --bitrate")
         loaded = model if isinstance(model, LoadedModel) else load_image_model(model or default_model_id(src.is_still))
-        writer = ContainerWriter(out, time_base=src.time_base, elementary=src.is_still,
-                                 audio_from=None if src.is_still else input)
-        rate = (_rate_controller(src, loaded, quality, gop, total, bitrate, size, writer.audio_bytes())
-                if rate_control else None)
         enc = VideoEncoder(loaded, width=src.width, height=src.height, quality=quality or 4.0,
                            fps=(fps.numerator, fps.denominator),
                            time_base=(src.time_base.numerator, src.time_base.denominator),
                            pixel_format=src.pixel_format, gop=gop, scene_cuts=scene_cuts, device=device,
-                           mode_decision=mode_decision, preset=preset, rate=rate)
+                           mode_decision=mode_decision, preset=preset)
     except BaseException:
-        if writer is not None:
-            writer.abort()
         source.close()
         raise
+    # The output appears only now, when everything that can refuse the job has accepted it.
+    writer = ContainerWriter(out, time_base=src.time_base, elementary=src.is_still,
+                             audio_from=None if src.is_still else input)
+    if rate_control:
+        try:  # --size leaves room for the audio the writer will copy
+            enc.rate = _rate_controller(src, loaded, quality, gop, total, bitrate, size, writer.audio_bytes())
+        except BaseException:
+            writer.abort()
+            source.close()
+            raise
     bar = Progress(total=None if src.is_still else total, fps=float(fps), label="encode",
                    enabled=progress and not src.is_still)
     recon_writer: FrameWriter | None = None
