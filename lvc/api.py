@@ -118,8 +118,9 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
     writer = ContainerWriter(out, time_base=src.time_base, elementary=src.is_still,
                              audio_from=None if src.is_still else input)
     if rate_control:
-        try:  # --size leaves room for the audio the writer will copy
-            enc.rate = _rate_controller(src, loaded, quality, gop, total, bitrate, size, writer.audio_bytes())
+        try:
+            audio = writer.audio_bytes() if size is not None else 0  # a demux pass: only --size needs it
+            enc.rate = _rate_controller(src, loaded, quality, gop, total, bitrate, size, audio)
         except BaseException:
             writer.abort()
             source.close()
