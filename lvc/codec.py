@@ -90,6 +90,7 @@ class VideoEncoder:
         self.set_quality(quality)
         self.device = torch.device(device)
         self.reference: np.ndarray | None = None
+        self.flow_prev: torch.Tensor | None = None  # the last P-frame's decoded flow, as the decoder holds it
         self.frames = 0
 
     @property
@@ -110,7 +111,8 @@ class VideoEncoder:
             frame_type = "P"
             with torch.inference_mode(), codec_threads():
                 x, ref = to_tensor(rgb, self.device), to_tensor(self.reference, self.device)
-                c = self.inter.compress(x, ref, self.quality, flow=self._motion_search(x, ref))
+                c = self.inter.compress(x, ref, self.quality, flow=self._motion_search(x, ref),
+                                        flow_prev=self.flow_prev, lam=self.lam)
             recon = to_uint8(c.x_hat)
             data = self._access_unit("P", c.streams, recon, pts, duration)
             # The mode decision weighs whole access units: an I-frame also carries the sequence header.
@@ -134,6 +136,8 @@ class VideoEncoder:
         if self.rate is not None:
             self.rate.update(frame_type, self.quality, len(data))
         self.reference = recon
+        # The next P-frame may predict its motion from this one's (never across an I-frame).
+        self.flow_prev = c.extras["flow"] if frame_type == "P" else None
         self.frames += 1
         return EncodedFrame(data, recon, frame_type, pts, duration)
 
@@ -144,8 +148,8 @@ class VideoEncoder:
         self.quality = bs.coded_quality(quality)
         if self.modes is not None:
             self.modes.set_quality(self.quality)
-        if self.rd_refiner is not None:
-            self.lam = rd_lambda(self.lambdas, self.quality)
+        # λ weighs the encoder's choices (motion mode, RD flow fit) in the training loss's own units.
+        self.lam = rd_lambda(self.lambdas, self.quality) if self.lambdas else None
 
     def _access_unit(self, frame_type: str, streams: list[bytes], recon: np.ndarray, pts: int, duration: int) -> bytes:
         """The frame's bytes. The sequence header rides with I-frames only: they are the random-access
@@ -158,7 +162,7 @@ class VideoEncoder:
         inter = self.inter
         flow = inter.estimate(x, ref, refine=self.preset.warp_fit, flow_scale=self.preset.flow_scale)
         if self.rd_refiner is not None:
-            flow = self.rd_refiner(inter, x, ref, self.quality, self.lam, flow)
+            flow = self.rd_refiner(inter, x, ref, self.quality, self.lam, flow, flow_prev=self.flow_prev)
         return flow
 
 
@@ -173,6 +177,7 @@ class VideoDecoder:
         self._intra: IntraCoder | None = None
         self._inter: InterCodec | None = None
         self.reference: np.ndarray | None = None
+        self.flow_prev: torch.Tensor | None = None
         self.index = 0
 
     def _on_header(self, header: bs.SequenceHeader) -> None:
@@ -202,24 +207,26 @@ class VideoDecoder:
             raise CorruptStreamError("frame before any sequence header")
         index, self.index = self.index, self.index + 1
         if skip:
-            self.reference = None
+            self.reference = self.flow_prev = None
             return DecodedFrame(np.empty((0, 0, 3), np.uint8), unit.frame_type, unit.pts, unit.duration, nbytes,
                                 index, unit.quality)
         extras: dict[str, np.ndarray] = {}
+        flow = None
         if unit.frame_type == "I":
             rgb = intra.decode(unit.streams, header.height, header.width, unit.quality)
             parts = intra.stream_parts(unit.streams, nbytes)
         else:
-            rgb, extras = self._decode_p(unit, index)
+            rgb, flow, extras = self._decode_p(unit, index)
             parts = self._inter.stream_parts(unit.streams, nbytes)
         if bs.frame_crc(rgb.tobytes()) != unit.recon_crc:
             raise CorruptStreamError(f"frame {index}: decoded pixels do not match the encoder's checksum "
                                      "(decoder drift or corrupted data)")
         self.reference = rgb
+        self.flow_prev = flow if unit.frame_type == "P" else None
         return DecodedFrame(rgb, unit.frame_type, unit.pts, unit.duration, nbytes, index, unit.quality,
                             parts=parts, extras=extras)
 
-    def _decode_p(self, unit: bs.Frame, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _decode_p(self, unit: bs.Frame, index: int) -> tuple[np.ndarray, torch.Tensor, dict[str, np.ndarray]]:
         if self._inter is None:
             raise CorruptStreamError(f"frame {index} is a P-frame but model '{self.header.model_id}' "
                                      "has no inter codec")
@@ -227,11 +234,12 @@ class VideoDecoder:
             raise CorruptStreamError(f"frame {index}: P-frame without a decoded reference (stream starts mid-GOP)")
         try:
             with torch.inference_mode(), codec_threads():
-                c = self._inter.decompress(unit.streams, to_tensor(self.reference, self.device), unit.quality)
+                c = self._inter.decompress(unit.streams, to_tensor(self.reference, self.device), unit.quality,
+                                           flow_prev=self.flow_prev)
         except ValueError as exc:
             raise CorruptStreamError(f"frame {index}: {exc}") from None
         rgb = to_uint8(c.x_hat)
         pred = to_uint8(c.extras["prediction"])
         extras = {"flow": c.extras["flow"][0].permute(1, 2, 0).float().cpu().numpy(), "prediction": pred,
                   "residual": rgb.astype(np.float32) - pred.astype(np.float32)}
-        return rgb, extras
+        return rgb, c.extras["flow"], extras

@@ -1,5 +1,6 @@
 """The P-frame codec round-trips exactly with tiny untrained parts; the graph starts as a plain warp."""
 
+import pytest
 import torch
 
 from lvc.models.builders import build_image_codec
@@ -10,12 +11,12 @@ from lvc.models.warp import warp
 from tests.conftest import TINY_SPEC
 
 
-def _tiny_inter() -> InterCodec:
+def _tiny_inter(temporal_motion: bool = False) -> InterCodec:
     torch.manual_seed(0)
     motion = build_motion_codec(MotionCodecSpec(hidden=8, latent=8, hyper_hidden=8, hyper_channels=4,
                                                 context_hidden=8, groups=[2, 6]))
     codec = InterCodec(motion=motion, compensation=MotionCompensation(hidden=8, blocks=2),
-                       residual=build_image_codec(TINY_SPEC))
+                       residual=build_image_codec(TINY_SPEC), temporal_motion=temporal_motion)
     codec.eval()
     codec.motion.update()
     codec.residual.update()
@@ -37,6 +38,35 @@ def test_p_frame_round_trip_is_exact() -> None:
         d = codec.decompress(c.streams, ref, q)
         assert torch.equal(d.x_hat, c.x_hat)
         assert torch.equal(d.extras["flow"], c.extras["flow"])
+
+
+def test_temporal_motion_round_trips_and_predicts_a_steady_pan() -> None:
+    """With temporal prediction, a flow equal to the previous one is coded as a near-empty difference
+    (mode byte 1; an untrained codec only ties) and the decoder, given the same previous flow, reproduces the frame exactly."""
+    codec = _tiny_inter(temporal_motion=True)
+    assert codec.motion_streams == _tiny_inter().motion_streams + 1
+    ref, x = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    flow = torch.randn(1, 2, 64, 64) * 4
+    first = codec.compress(x, ref, 4.0, flow=flow, lam=0.01)
+    assert first.streams[0] == bytes([0])  # nothing to predict from after an I-frame
+    second = codec.compress(x, ref, 4.0, flow=first.extras["flow"], flow_prev=first.extras["flow"], lam=0.01)
+    assert second.streams[0] == bytes([1])
+    k = codec.motion_streams
+    assert sum(map(len, second.streams[1:k])) <= sum(map(len, first.streams[1:k]))
+    d = codec.decompress(second.streams, ref, 4.0, flow_prev=first.extras["flow"])
+    assert torch.equal(d.x_hat, second.x_hat) and torch.equal(d.extras["flow"], second.extras["flow"])
+
+
+def test_temporal_motion_refuses_a_missing_previous_flow_or_an_unknown_mode() -> None:
+    codec = _tiny_inter(temporal_motion=True)
+    ref, x = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    flow = codec.compress(x, ref, 4.0, flow=torch.randn(1, 2, 64, 64) * 4).extras["flow"]
+    c = codec.compress(x, ref, 4.0, flow=flow, flow_prev=flow, lam=0.01)
+    assert c.streams[0] == bytes([1])
+    with pytest.raises(ValueError, match="none precedes it"):
+        codec.decompress(c.streams, ref, 4.0)
+    with pytest.raises(ValueError, match="unknown motion mode"):
+        codec.decompress([b"\x07", *c.streams[1:]], ref, 4.0, flow_prev=flow)
 
 
 def test_forward_returns_all_likelihoods() -> None:

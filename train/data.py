@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -196,13 +197,19 @@ class VideoClips(Dataset):
 
     Videos are decoded once (downscaled so the short side is at most ``max_side``) and kept in
     memory as uint8; for user-sized folders, point ``root`` at a subset.
+
+    ``strides`` are the frame steps a clip is drawn at, uniformly: a step of 2 or 3 doubles or
+    triples the motion between its frames, which gives the codec the fast pans that the training
+    footage has too few of (real motion, unlike synthetic camera moves).
     """
 
     def __init__(self, files: list[Path], *, frames: int, crop: int, length: int, max_side: int = 480,
-                 max_frames: int = 400) -> None:
+                 max_frames: int = 400, strides: tuple[int, ...] = (1,)) -> None:
         from lvc.io.video import open_media
 
-        self.frames, self.crop, self.length = frames, crop, length
+        if not strides or min(strides) < 1:
+            raise ValueError(f"strides must be positive frame steps, got {strides}")
+        self.frames, self.crop, self.length, self.strides = frames, crop, length, tuple(strides)
         self.videos: list[torch.Tensor] = []
         for f in files:
             _, it = open_media(f)
@@ -216,7 +223,7 @@ class VideoClips(Dataset):
                     im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
                 clip.append(torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1))
             it.close()
-            if len(clip) >= frames and min(clip[0].shape[-2:]) >= crop:
+            if len(clip) >= (frames - 1) * min(self.strides) + 1 and min(clip[0].shape[-2:]) >= crop:
                 self.videos.append(torch.stack(clip))
         if not self.videos:
             raise ValueError(f"no video has {frames} frames of at least {crop}x{crop}")
@@ -227,10 +234,12 @@ class VideoClips(Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         """(frames, 3, crop, crop) float in [0, 1]."""
         v = self.videos[random.randrange(len(self.videos))]
-        t = random.randint(0, v.shape[0] - self.frames)
+        fitting = [s for s in self.strides if (self.frames - 1) * s < v.shape[0]]
+        step = random.choice(fitting)
+        t = random.randint(0, v.shape[0] - (self.frames - 1) * step - 1)
         _, _, h, w = v.shape
         top, left = random.randint(0, h - self.crop), random.randint(0, w - self.crop)
-        clip = v[t:t + self.frames, :, top:top + self.crop, left:left + self.crop]
+        clip = v[t:t + (self.frames - 1) * step + 1:step, :, top:top + self.crop, left:left + self.crop]
         if random.random() < 0.5:
             clip = clip.flip(-1)
         return clip.float().div_(255.0)
@@ -243,17 +252,64 @@ class VideoFolderData(L.LightningDataModule):
     """Random clips from every video under ``root`` (or the listed ``files``)."""
 
     def __init__(self, *, root: str = "../shared/data/video", files: list[str] | None = None, frames: int = 5,
-                 crop: int = 128, batch_size: int = 4, epoch_size: int = 4000, num_workers: int = 0) -> None:
+                 crop: int = 128, batch_size: int = 4, epoch_size: int = 4000, num_workers: int = 0,
+                 max_side: int = 480, strides: tuple[int, ...] = (1,)) -> None:
         super().__init__()
         self.root, self.files, self.frames, self.crop = root, files, frames, crop
         self.batch_size, self.epoch_size, self.num_workers = batch_size, epoch_size, num_workers
-        self.dataset: VideoClips | None = None
+        self.max_side, self.strides = max_side, tuple(strides)
+        self.dataset: Dataset | None = None
+
+    def video_paths(self) -> list[Path]:
+        """The listed ``files`` under ``root`` (paths may climb out of it), or every video under it."""
+        if self.files:
+            return [Path(self.root) / f for f in self.files]
+        return sorted(p for p in Path(self.root).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+
+    def video_clips(self) -> VideoClips:
+        return VideoClips(self.video_paths(), frames=self.frames, crop=self.crop, length=self.epoch_size,
+                          max_side=self.max_side, strides=self.strides)
 
     def setup(self, stage: str | None = None) -> None:
         if self.dataset is None:
-            paths = ([Path(self.root) / f for f in self.files] if self.files else
-                     sorted(p for p in Path(self.root).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES))
-            self.dataset = VideoClips(paths, frames=self.frames, crop=self.crop, length=self.epoch_size)
+            self.dataset = self.video_clips()
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.dataset, batch_size=self.batch_size, num_workers=self.num_workers, drop_last=True)
+        return DataLoader(self.dataset, batch_size=self.batch_size, num_workers=self.num_workers, drop_last=True,
+                          persistent_workers=self.num_workers > 0)
+
+
+class MixedClips(Dataset):
+    """Clips from ``real`` and, with probability ``synthetic_fraction``, from ``synthetic`` instead."""
+
+    def __init__(self, real: Dataset, synthetic: Dataset, *, synthetic_fraction: float, length: int) -> None:
+        self.real, self.synthetic, self.fraction, self.length = real, synthetic, synthetic_fraction, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        source = self.synthetic if random.random() < self.fraction else self.real
+        return source[random.randrange(len(source))]
+
+
+class MixedClipData(VideoFolderData):
+    """Real video clips (:class:`VideoFolderData`) with synthetic motion from ``image_root`` as a
+    supplement (DESIGN.md §6): a codec trained on synthetic motion alone did not carry to real video."""
+
+    def __init__(self, *, image_root: str = "../shared/data/train_images", synthetic_fraction: float = 0.25,
+                 limit_images: int | None = None, **video: Any) -> None:
+        super().__init__(**video)
+        if not 0 <= synthetic_fraction <= 1:
+            raise ValueError(f"synthetic_fraction must be in [0, 1], got {synthetic_fraction}")
+        self.image_root, self.synthetic_fraction, self.limit_images = image_root, synthetic_fraction, limit_images
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.dataset is None:
+            from train.synthetic import CLIP_MARGIN
+
+            files = list_images(self.image_root)[: self.limit_images]
+            images = RandomCrops(files, crop=self.crop + 2 * CLIP_MARGIN, length=1).images
+            synthetic = SyntheticClips(images, frames=self.frames, crop=self.crop, length=self.epoch_size)
+            self.dataset = MixedClips(self.video_clips(), synthetic, synthetic_fraction=self.synthetic_fraction,
+                                      length=self.epoch_size)

@@ -77,12 +77,14 @@ class InterModule(L.LightningModule):
         steps = min(n - 1, self.hparams.rollout if self.hparams.stage == "joint" else 1)
         loss = clip.new_zeros(())
         logs: dict[str, Tensor] = {}
+        flow_prev = None  # the first P-frame after the I-frame has no motion to predict from
         for t in range(1, steps + 1):
             x = clip[:, t]
             with torch.no_grad():
                 flow = self.inter.estimate(x, ref)
             code = self.inter.predict if self.hparams.stage == "motion" else self.inter
-            out = code(x, ref, q, flow=flow)
+            out = code(x, ref, q, flow=flow, flow_prev=flow_prev)
+            flow_prev = out.flow_hat.detach()
             bpp = sum(rate_bpp(lik, pixels) for lik in out.likelihoods.values())
             mse = (out.x_hat - x).pow(2).mean(dim=(1, 2, 3))
             loss = loss + (self.lam(q) * 255 ** 2 * mse + bpp).mean()

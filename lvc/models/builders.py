@@ -89,6 +89,7 @@ class InterCodecSpec:
     refine_scale: int = 4
     refine_lr: float = 0.3
     flow_norm: float = 8.0
+    temporal_motion: bool = False  # code the flow against the previous P-frame's (lvc.models.inter)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -110,4 +111,4 @@ def build_inter_codec(spec: InterCodecSpec, *, with_flow: bool = True) -> InterC
                       compensation=MotionCompensation(hidden=spec.compensation_hidden,
                                                       blocks=spec.compensation_blocks, flow_norm=spec.flow_norm),
                       residual=build_image_codec(ImageCodecSpec(**spec.residual)), flow=flow, refiner=refiner,
-                      flow_norm=spec.flow_norm)
+                      flow_norm=spec.flow_norm, temporal_motion=spec.temporal_motion)

@@ -1,13 +1,21 @@
 """The P-frame codec: RAFT motion, motion coding, motion compensation and residual coding.
 
     flow     = refine(RAFT(x, ref))               encoder only; the decoder never runs either
-    flow_hat = motion(flow / σ) · σ               hyperprior flow codec (lvc.models.motion)
+    base     = flow_prev or 0                     temporal motion prediction (see below)
+    flow_hat = base + motion((flow − base) / σ) · σ    hyperprior flow codec (lvc.models.motion)
     pred     = MC(ref, flow_hat)                  warp + refinement (lvc.models.compensation)
     r_hat    = residual(x − pred + ½) − ½         an ImageCodec, warm-started from the intra codec
     x_hat    = pred + r_hat
 
 ``forward``, ``compress`` and ``decompress`` share :meth:`_reconstruct`, so the motion, warp and
 residual graph is written once. The reference is always a *decoded* frame (closed loop).
+
+Temporal motion prediction (``temporal_motion``): motion is smooth in time, so the previous
+P-frame's decoded flow predicts this one's, and the motion codec codes only the difference. On a
+steady pan the difference is near zero and costs a few bytes where the flow itself costs as much
+as an I-frame. The encoder codes the flow both ways and keeps the cheaper (a one-byte stream says
+which), so a motion change never costs more than coding the flow afresh. After an I-frame there
+is no previous flow and the flow is coded as it is.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from lvc.models.image_codec import ImageCodec
 from lvc.models.refine import FlowRefiner
 
 RESIDUAL_OFFSET = 0.5  # residuals are centred like images, which the warm-started residual codec expects
+MOTION_FRESH, MOTION_TEMPORAL = 0, 1  # the motion-mode byte: flow coded as it is / minus the previous flow
 
 
 @dataclass
@@ -51,7 +60,7 @@ class InterCodec(nn.Module):
 
     def __init__(self, *, motion: ImageCodec, compensation: MotionCompensation, residual: ImageCodec,
                  flow: FlowEstimator | None = None, refiner: FlowRefiner | None = None,
-                 flow_norm: float = 8.0) -> None:
+                 flow_norm: float = 8.0, temporal_motion: bool = False) -> None:
         super().__init__()
         self.flow = flow
         self.refiner = refiner
@@ -59,10 +68,12 @@ class InterCodec(nn.Module):
         self.compensation = compensation
         self.residual = residual
         self.flow_norm = flow_norm
+        self.temporal_motion = temporal_motion
 
     @property
     def motion_streams(self) -> int:
-        return 1 + len(self.motion.context.groups)
+        """Streams of the motion part: the mode byte (with temporal prediction), z, then one per group."""
+        return int(self.temporal_motion) + 1 + len(self.motion.context.groups)
 
     @property
     def residual_streams(self) -> int:
@@ -87,66 +98,111 @@ class InterCodec(nn.Module):
         flow = self.flow(x, ref, flow_scale=flow_scale)
         return flow if self.refiner is None or not refine else self.refiner(x, ref, flow)
 
-    def _reconstruct(self, ref: Tensor, flow_hat_n: Tensor, code_residual: Callable[[Tensor | None], Tensor],
-                     x: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        """(x_hat, prediction, flow_hat) from the decoded normalised flow; ``code_residual`` maps the
-        residual input (None when decoding) to its decoded value."""
-        flow_hat = flow_hat_n * self.flow_norm
-        pred = self.compensation(ref, flow_hat)
+    def _base(self, flow_prev: Tensor | None) -> Tensor | None:
+        """The motion predictor the codec may use: the previous decoded flow, if temporal prediction is on."""
+        return flow_prev if self.temporal_motion else None
+
+    def _motion_proxy(self, flow: Tensor, base: Tensor | None, q: float | Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """(flow_hat, likelihoods) of the motion codec's training proxy."""
+        target = flow if base is None else flow - base
+        m = self.motion(target / self.flow_norm, q)
+        flow_hat = m.x_hat * self.flow_norm
+        return (flow_hat if base is None else base + flow_hat), {"motion_y": m.likelihoods["y"],
+                                                                 "motion_z": m.likelihoods["z"]}
+
+    def _reconstruct(self, ref: Tensor, flow_hat: Tensor, code_residual: Callable[[Tensor | None], Tensor],
+                     x: Tensor | None, pred: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(x_hat, prediction) from the decoded flow (``pred``: its compensation, when already computed);
+        ``code_residual`` maps the residual input (None when decoding) to its decoded value."""
+        pred = self.compensation(ref, flow_hat) if pred is None else pred
         r_in = None if x is None else x - pred + RESIDUAL_OFFSET
         r_hat = code_residual(r_in) - RESIDUAL_OFFSET
-        return pred + r_hat, pred, flow_hat
+        return pred + r_hat, pred
 
-    def predict(self, x: Tensor, ref: Tensor, q: float | Tensor, flow: Tensor | None = None) -> InterOutput:
+    def predict(self, x: Tensor, ref: Tensor, q: float | Tensor, flow: Tensor | None = None,
+                flow_prev: Tensor | None = None) -> InterOutput:
         """Training proxy of the motion half only (motion coding and compensation): ``x_hat`` is the
         prediction. The motion/compensation training stage uses it without paying for the residual."""
         flow = self.estimate(x, ref) if flow is None else flow
-        m = self.motion(flow / self.flow_norm, q)
-        flow_hat = m.x_hat * self.flow_norm
+        flow_hat, liks = self._motion_proxy(flow, self._base(flow_prev), q)
         pred = self.compensation(ref, flow_hat)
-        return InterOutput(x_hat=pred, prediction=pred, flow=flow, flow_hat=flow_hat,
-                           likelihoods={"motion_y": m.likelihoods["y"], "motion_z": m.likelihoods["z"]})
+        return InterOutput(x_hat=pred, prediction=pred, flow=flow, flow_hat=flow_hat, likelihoods=liks)
 
-    def forward(self, x: Tensor, ref: Tensor, q: float | Tensor, flow: Tensor | None = None) -> InterOutput:
-        """Training proxy of the whole P-frame; ``flow`` may be given (e.g. precomputed), else RAFT runs."""
+    def forward(self, x: Tensor, ref: Tensor, q: float | Tensor, flow: Tensor | None = None,
+                flow_prev: Tensor | None = None) -> InterOutput:
+        """Training proxy of the whole P-frame; ``flow`` may be given (e.g. precomputed), else RAFT runs;
+        ``flow_prev`` is the previous P-frame's decoded flow (None after an I-frame)."""
         flow = self.estimate(x, ref) if flow is None else flow
-        m = self.motion(flow / self.flow_norm, q)
-        liks: dict[str, Tensor] = {"motion_y": m.likelihoods["y"], "motion_z": m.likelihoods["z"]}
+        flow_hat, liks = self._motion_proxy(flow, self._base(flow_prev), q)
 
         def code(r_in: Tensor | None) -> Tensor:
             out = self.residual(r_in, q)
             liks.update(residual_y=out.likelihoods["y"], residual_z=out.likelihoods["z"])
             return out.x_hat
 
-        x_hat, pred, flow_hat = self._reconstruct(ref, m.x_hat, code, x)
+        x_hat, pred = self._reconstruct(ref, flow_hat, code, x)
         return InterOutput(x_hat=x_hat, prediction=pred, flow=flow, flow_hat=flow_hat, likelihoods=liks)
 
+    def _code_motion(self, flow: Tensor, base: Tensor | None, q: float) -> tuple[list[bytes], Tensor]:
+        """Motion streams (mode byte first, with temporal prediction) and the decoder-exact flow_hat."""
+        m = self.motion.compress((flow if base is None else flow - base) / self.flow_norm, q)
+        flow_hat = m.x_hat * self.flow_norm
+        if base is not None:
+            flow_hat = base + flow_hat
+        mode = [bytes([MOTION_FRESH if base is None else MOTION_TEMPORAL])] if self.temporal_motion else []
+        return mode + list(m.streams), flow_hat
+
     @torch.no_grad()
-    def compress(self, x: Tensor, ref: Tensor, q: float, flow: Tensor | None = None) -> InterCompressed:
-        """Real bytes and the reconstruction the decoder will produce."""
+    def compress(self, x: Tensor, ref: Tensor, q: float, flow: Tensor | None = None,
+                 flow_prev: Tensor | None = None, lam: float | None = None) -> InterCompressed:
+        """Real bytes and the reconstruction the decoder will produce. With temporal prediction and a
+        previous flow, the flow is coded both fresh and against ``flow_prev``, and the cheaper kept:
+        motion bits plus ``lam``·255²·MSE of the prediction per pixel (bits alone without ``lam``)."""
         flow = self.estimate(x, ref) if flow is None else flow
-        m = self.motion.compress(flow / self.flow_norm, q)
-        streams = list(m.streams)
+        bases = [None] + ([flow_prev] if self._base(flow_prev) is not None else [])
+        best: tuple[float, list[bytes], Tensor, Tensor] | None = None
+        pixels = x.shape[-1] * x.shape[-2]
+        for base in bases:
+            streams, flow_hat = self._code_motion(flow, base, q)
+            pred = self.compensation(ref, flow_hat)
+            cost = 8.0 * sum(map(len, streams)) / pixels
+            if lam is not None:
+                cost += lam * 255.0 ** 2 * float((pred - x).pow(2).mean())
+            if best is None or cost < best[0]:
+                best = (cost, streams, flow_hat, pred)
+        _, streams, flow_hat, pred = best
 
         def code(r_in: Tensor | None) -> Tensor:
             c = self.residual.compress(r_in, q)
             streams.extend(c.streams)
             return c.x_hat
 
-        x_hat, pred, flow_hat = self._reconstruct(ref, m.x_hat, code, x)
+        x_hat, pred = self._reconstruct(ref, flow_hat, code, x, pred)
         return InterCompressed(streams, x_hat, {"flow": flow_hat, "prediction": pred})
 
     @torch.no_grad()
-    def decompress(self, streams: list[bytes], ref: Tensor, q: float) -> InterCompressed:
-        """The frame from its streams and the same decoded reference."""
+    def decompress(self, streams: list[bytes], ref: Tensor, q: float,
+                   flow_prev: Tensor | None = None) -> InterCompressed:
+        """The frame from its streams, the same decoded reference and the same previous flow."""
         k = self.motion_streams
         if len(streams) != k + self.residual_streams:
             raise ValueError(f"expected {k + self.residual_streams} streams, got {len(streams)}")
         size = tuple(ref.shape[-2:])
-        flow_hat_n = self.motion.decompress(streams[:k], size, q, device=ref.device)
+        base = None
+        if self.temporal_motion:
+            if streams[0] not in (bytes([MOTION_FRESH]), bytes([MOTION_TEMPORAL])):
+                raise ValueError(f"unknown motion mode {streams[0].hex() or 'empty'}")
+            if streams[0][0] == MOTION_TEMPORAL:
+                if flow_prev is None:
+                    raise ValueError("motion is predicted from a previous P-frame, but none precedes it")
+                base = flow_prev
+        coded = streams[int(self.temporal_motion):k]
+        flow_hat = self.motion.decompress(coded, size, q, device=ref.device) * self.flow_norm
+        if base is not None:
+            flow_hat = base + flow_hat
 
         def code(r_in: Tensor | None) -> Tensor:
             return self.residual.decompress(streams[k:], size, q, device=ref.device)
 
-        x_hat, pred, flow_hat = self._reconstruct(ref, flow_hat_n, code, None)
+        x_hat, pred = self._reconstruct(ref, flow_hat, code, None)
         return InterCompressed(list(streams), x_hat, {"flow": flow_hat, "prediction": pred})

@@ -40,7 +40,7 @@ class RdFlowRefiner:
         self.seed = seed
 
     def __call__(self, codec: InterCodec, current: Tensor, reference: Tensor, q: float, lam: float,
-                 flow: Tensor) -> Tensor:
+                 flow: Tensor, flow_prev: Tensor | None = None) -> Tensor:
         if self.iters <= 0:
             return flow
         size = tuple(flow.shape[-2:])
@@ -53,7 +53,7 @@ class RdFlowRefiner:
             coarse = coarse_copy(flow, self.scale)
             opt = torch.optim.Adam([coarse], lr=self.lr)
             for _ in range(self.iters):
-                out = codec(cur, ref, q, flow=dense(coarse, size))
+                out = codec(cur, ref, q, flow=dense(coarse, size), flow_prev=flow_prev)
                 bits = sum(-torch.log2(lik).sum() for lik in out.likelihoods.values())
                 loss = bits / pixels + lam * 255.0**2 * (out.x_hat - cur).pow(2).mean()
                 (coarse.grad,) = torch.autograd.grad(loss, [coarse])
