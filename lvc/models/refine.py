@@ -35,6 +35,11 @@ def dense(coarse: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(coarse, size=size, mode="bilinear", align_corners=False)
 
 
+def total_variation(flow: Tensor) -> Tensor:
+    """Mean absolute difference between neighbouring flow vectors (pixels): what a smooth field saves."""
+    return (flow[..., 1:, :] - flow[..., :-1, :]).abs().mean() + (flow[..., :, 1:] - flow[..., :, :-1]).abs().mean()
+
+
 @contextmanager
 def fitting(device: torch.device) -> Iterator[None]:
     """Autograd on, in fp32, inside an encoder that runs under inference_mode (and training under
@@ -46,11 +51,12 @@ def fitting(device: torch.device) -> Iterator[None]:
 class FlowRefiner(nn.Module):
     """``(current, reference, flow) -> refined flow``, all (B, ·, H, W); flow in pixels (see flow.py)."""
 
-    def __init__(self, *, iters: int = 10, scale: int = 4, lr: float = 0.3) -> None:
+    def __init__(self, *, iters: int = 10, scale: int = 4, lr: float = 0.3, smoothness: float = 0.0) -> None:
         super().__init__()
         self.iters = iters
         self.scale = scale
         self.lr = lr
+        self.smoothness = smoothness
 
     def forward(self, current: Tensor, reference: Tensor, flow: Tensor) -> Tensor:
         if self.iters <= 0:
@@ -62,6 +68,8 @@ class FlowRefiner(nn.Module):
             opt = torch.optim.Adam([coarse], lr=self.lr)
             for _ in range(self.iters):
                 loss = (warp(ref, dense(coarse, size)) - cur).pow(2).mean()
+                if self.smoothness:
+                    loss = loss + self.smoothness * total_variation(coarse)
                 (coarse.grad,) = torch.autograd.grad(loss, [coarse])
                 opt.step()
             with torch.no_grad():
