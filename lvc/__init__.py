@@ -6,7 +6,7 @@ The Python API is ``lvc.encode(...)``, ``lvc.decode(...)``, ``lvc.iter_decode(..
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 __all__ = ["decode", "encode", "info", "iter_decode"]
 
 

@@ -1,4 +1,8 @@
-"""Path-level API: ``encode``, ``decode``, ``iter_decode`` and ``info``. The CLI is a thin layer on it."""
+"""Path-level API: ``encode``, ``decode``, ``iter_decode`` and ``info``. The CLI is a thin layer on it.
+
+Importing this module does not load torch: the codec is imported only after the inputs, outputs and
+options have been checked, so a mistake costs a fraction of a second instead of torch's start-up.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from lvc import bitstream as bs
-from lvc.codec import DecodedFrame, VideoDecoder, VideoEncoder
 from lvc.errors import InputError
-from lvc.info import StreamInfo, stream_info
 from lvc.io.container import AccessUnit, ContainerReader, ContainerWriter
-from lvc.io.files import check_output
-from lvc.io.video import FrameWriter, MediaInfo, SourceFrame, open_media, open_writer
-from lvc.models.zoo import LoadedModel, default_model_id, find_by_hash, load_image_model
+from lvc.io.files import check_input, check_output
+from lvc.io.video import FrameWriter, MediaInfo, SourceFrame, check_output_type, open_media, open_writer
 from lvc.presets import DEFAULT_PRESET, PRESETS
 from lvc.progress import Progress
-from lvc.ratecontrol import RateController
+from lvc.stream_info import StreamInfo, stream_info
+
+if TYPE_CHECKING:
+    from lvc.codec import DecodedFrame
+    from lvc.models.zoo import LoadedModel
+    from lvc.ratecontrol import RateController
 
 DEFAULT_GOP = 12  # intra period; a model without an inter codec codes every frame as I
 info = stream_info
@@ -70,7 +75,8 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
            scene_cuts: bool = False, frames: int | None = None, start: float | None = None,
            recon: str | Path | None = None, model: str | LoadedModel | None = None, device: str = "cpu",
            overwrite: bool = False, progress: bool = False, mode_decision: bool = True,
-           preset: str = DEFAULT_PRESET, bitrate: float | None = None, size: int | None = None) -> Summary:
+           preset: str = DEFAULT_PRESET, bitrate: float | None = None, size: int | None = None,
+           audio: bool = True) -> Summary:
     """Encode any image or video PyAV reads into an ``.lvc`` file.
 
     A single still image becomes a bare elementary stream; anything else an MP4 with the source's
@@ -80,13 +86,14 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
     ``preset`` trades encoding time for bits (``lvc.presets``); the decoder does not depend on it.
     ``quality`` is 4 by default. ``bitrate`` (bits per second) or ``size`` (bytes of the whole output
     file) turn on rate control (``lvc.ratecontrol``): each frame's quality is then chosen to meet
-    it, and ``quality``, if given, is only the first frame's.
+    it, and ``quality``, if given, is only the first frame's. ``audio`` copies the source's audio
+    that overlaps the coded frames (``False``: none).
     """
-    from lvc.metrics import psnr as psnr_fn
-
+    check_input(input)
     out = check_output(output, overwrite, (input,))
     if recon is not None:
         check_output(recon, overwrite, (input,))
+        check_output_type(recon)
     if quality is not None and not 1 <= quality <= 8:
         raise InputError(f"quality must be between 1 and 8, got {quality}")
     if frames is not None and frames < 1:
@@ -95,6 +102,8 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if bitrate is not None and size is not None:
         raise InputError("give a bitrate or a size, not both")
+    if bitrate is not None and bitrate <= 0 or size is not None and size <= 0:
+        raise InputError(f"the rate target must be positive, got {bitrate if size is None else size}")
     src, source = open_media(input)
     rate_control = bitrate is not None or size is not None
     total = None if src.frames is None else min(src.frames, frames or src.frames)
@@ -105,6 +114,11 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
         if size is not None and total is None:
             raise InputError(f"{input}: the container does not say how many frames it has, so --size cannot "
                              "be shared out; use --bitrate")
+        # Everything the user can get wrong has been checked by now: only here does torch load.
+        from lvc.codec import VideoEncoder
+        from lvc.metrics import psnr as psnr_fn
+        from lvc.models.zoo import LoadedModel, default_model_id, load_image_model
+
         loaded = model if isinstance(model, LoadedModel) else load_image_model(model or default_model_id(src.is_still))
         enc = VideoEncoder(loaded, width=src.width, height=src.height, quality=quality or 4.0,
                            fps=(fps.numerator, fps.denominator),
@@ -116,11 +130,14 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
         raise
     # The output appears only now, when everything that can refuse the job has accepted it.
     writer = ContainerWriter(out, time_base=src.time_base, elementary=src.is_still,
-                             audio_from=None if src.is_still else input)
+                             audio_from=None if src.is_still or not audio else input)
     if rate_control:
         try:
-            audio = writer.audio_bytes() if size is not None else 0  # a demux pass: only --size needs it
-            enc.rate = _rate_controller(src, loaded, quality, gop, total, bitrate, size, audio)
+            audio_bytes = 0
+            if size is not None:  # a demux pass: only --size needs it; the audio of the frames to be coded
+                first = max(start or 0.0, src.start_time)
+                audio_bytes = writer.audio_bytes(first, first + total / float(fps))
+            enc.rate = _rate_controller(src, loaded, quality, gop, total, bitrate, size, audio_bytes)
         except BaseException:
             writer.abort()
             source.close()
@@ -155,7 +172,7 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
         source.close()
         bar.close()
     finite = [p for p in psnrs if math.isfinite(p)]
-    mean_psnr = float(np.mean(finite)) if finite else float("inf")
+    mean_psnr = sum(finite) / len(finite) if finite else float("inf")
     return Summary(frames=len(psnrs), bytes=out.stat().st_size, width=src.width, height=src.height, fps=float(fps),
                    seconds=time.perf_counter() - t0, psnr=mean_psnr)
 
@@ -167,6 +184,8 @@ MP4_OVERHEAD_BYTES, MP4_BYTES_PER_FRAME = 800, 8
 def _rate_controller(src: MediaInfo, model: LoadedModel, quality: float | None, gop: int, frames: int | None,
                      bitrate: float | None, size: int | None, audio_bytes: int) -> RateController:
     """The controller for ``bitrate`` (bits/s) or ``size`` (bytes of the file, audio and MP4 boxes included)."""
+    from lvc.ratecontrol import RateController
+
     if size is not None and frames is not None:
         boxes = MP4_OVERHEAD_BYTES + MP4_BYTES_PER_FRAME * frames
         video = size - audio_bytes - boxes
@@ -203,6 +222,9 @@ def iter_decode(input: str | Path, *, frames: int | None = None, start: float | 
     ``start`` (seconds) begins at the last I-frame at or before it (a random-access point; frames
     before it are parsed but not decoded); ``frames`` limits the count.
     """
+    from lvc.codec import VideoDecoder
+    from lvc.models.zoo import find_by_hash
+
     first = 0
     if start is not None:
         with ContainerReader(input) as reader:
@@ -224,14 +246,22 @@ def iter_decode(input: str | Path, *, frames: int | None = None, start: float | 
 
 
 def decode(input: str | Path, output: str | Path, *, frames: int | None = None, start: float | None = None,
-           device: str = "cpu", overwrite: bool = False, progress: bool = False) -> Summary:
+           device: str = "cpu", overwrite: bool = False, progress: bool = False, lossless: bool = False) -> Summary:
     """Decode an ``.lvc`` file to ``output``: ``.png`` (one image), a folder or ``%d`` pattern of PNGs,
-    ``.y4m``, ``-`` (y4m on stdout) or ``.mp4`` (lossless x264, with the original audio)."""
-    st = stream_info(input)
+    ``.y4m``, ``-`` (y4m on stdout) or ``.mp4`` with the original audio.
+
+    An ``.mp4`` is for viewing by default (x264 CRF 18, YUV 4:2:0); ``lossless`` makes it the decoded
+    RGB exactly (libx264rgb at qp 0). PNGs are always exact.
+    """
+    if frames is not None and frames < 1:
+        raise InputError(f"--frames must be at least 1, got {frames}")
+    check_input(input, "an .lvc file")
     out = check_output(output, overwrite, (input,))
+    check_output_type(out, lossless)
+    st = stream_info(input)
     writer = open_writer(out, width=st.width, height=st.height, fps=st.fps,
                          time_base=st.time_base, source_pixel_format=st.pixel_format,
-                         audio_from=input if st.audio_streams else None)
+                         audio_from=input if st.audio_streams else None, lossless=lossless)
     bar = Progress(total=min(st.frames, frames or st.frames), fps=float(st.fps), label="decode",
                    enabled=progress and st.frames > 1)
     t0 = time.perf_counter()

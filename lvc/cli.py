@@ -1,16 +1,20 @@
 """The ``lvc`` command: ``encode``, ``decode``, ``info``, ``inspect`` and ``compare``; ``main(argv) -> int``.
 
 Heavy imports (torch, PyAV) happen inside the commands, so ``lvc --help`` and ``lvc info`` start
-fast. Every failure a user can cause ends in one line on stderr and a non-zero exit.
+fast, and the inputs, outputs and options are checked before torch loads, so a mistake is reported in
+a fraction of a second. Every failure a user can cause ends in one line on stderr and a non-zero exit.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
+from lvc import __version__
 from lvc.errors import LvcError
 from lvc.presets import DEFAULT_PRESET, PRESETS
 from lvc.ratecontrol import parse_bitrate, parse_size
@@ -19,6 +23,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 DEFAULT_GOP = 12  # lvc.api.DEFAULT_GOP, repeated so --help needs no torch
+PLAYER_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"}  # names a player opens as its own video
 PRESET_HELP = ("encoder effort: fast, medium (default), slow, veryslow; slower presets search the motion "
                "harder for fewer bits, and decode at the same speed")
 
@@ -47,6 +52,7 @@ def _gop(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lvc", description="lvc: a learned video codec.")
+    p.add_argument("--version", action="version", version=f"lvc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     common = argparse.ArgumentParser(add_help=False)
@@ -77,11 +83,16 @@ def _parser() -> argparse.ArgumentParser:
                         "than an I-frame, in rate-distortion terms, is coded as I)")
     e.add_argument("--model", default=None,
                    help="model id or .pt weight file (default: the shipped video model; the image model for a still)")
+    e.add_argument("--no-audio", dest="audio", action="store_false",
+                   help="leave the source's audio out (by default the part under the coded frames is copied)")
 
     d = sub.add_parser("decode", parents=[common], help="decode .lvc to frames")
     d.add_argument("input", help=".lvc file")
     d.add_argument("-o", "--output", required=True,
-                   help=".png (one image), folder or %%d pattern of PNGs, .y4m, - (y4m on stdout), or .mp4")
+                   help=".png (one image), folder or %%d pattern of PNGs, .y4m, - (y4m on stdout), or .mp4 (for "
+                        "viewing: x264 CRF 18, YUV 4:2:0)")
+    d.add_argument("--lossless", action="store_true",
+                   help=".mp4: the decoded RGB exactly (libx264rgb, qp 0; few players show it); PNGs always are")
 
     i = sub.add_parser("info", help="print the stream header (does not load torch)")
     i.add_argument("input", help=".lvc file")
@@ -89,9 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     outputs = argparse.ArgumentParser(add_help=False)
     outputs.add_argument("--device", default="cpu", help="cpu or cuda")
     outputs.add_argument("-y", "--overwrite", action="store_true", help="overwrite existing outputs")
-    outputs.add_argument("--quiet", action="store_true", help="no progress and no table")
 
     n = sub.add_parser("inspect", parents=[outputs], help="frame-by-frame bytes and quality of an .lvc file")
+    n.add_argument("--quiet", action="store_true", help="no progress and no table")
     n.add_argument("input", help=".lvc file")
     n.add_argument("--ref", help="the source it was encoded from: adds RGB PSNR, Y PSNR and MS-SSIM per frame")
     n.add_argument("--csv", help="write the per-frame records as CSV")
@@ -104,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--html", help="write one self-contained HTML page: plots and a frame scrubber (needs matplotlib)")
 
     c = sub.add_parser("compare", parents=[outputs], help="RD table and BD-rates: lvc vs x264 and x265 on a clip")
+    c.add_argument("--quiet", action="store_true", help="no progress (the table is still printed)")
     c.add_argument("input", help="any video (or image) PyAV reads")
     c.add_argument("--qualities", default="2,4,6,8", help="lvc qualities, comma-separated (default 2,4,6,8)")
     c.add_argument("--crf", default="22,27,32,37", help="x264/x265 CRFs, comma-separated (default 22,27,32,37)")
@@ -125,23 +137,29 @@ def _gop_fixed(text: str) -> int:
 
 
 def _device(name: str) -> str:
-    import torch
+    """``name`` if it is a device lvc runs on; torch is asked only for CUDA (the one case that needs it)."""
+    if name != "cpu" and not (name == "cuda" or name.startswith("cuda:") and name[5:].isdigit()):
+        raise LvcError(f"--device must be cpu or cuda (or cuda:N), got {name!r}")
+    if name.startswith("cuda"):
+        import torch
 
-    if name != "cpu" and not name.startswith("cuda"):
-        raise LvcError(f"--device must be cpu or cuda, got {name!r}")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise LvcError("--device cuda: no CUDA device is available")
+        if not torch.cuda.is_available():
+            raise LvcError(f"--device {name}: no CUDA device is available")
     return name
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
     from lvc import api
 
+    if Path(args.output).suffix.lower() in PLAYER_SUFFIXES:
+        # It works (the .lvc container is MP4), but a player shows such a file without video.
+        print(f"lvc: warning: {args.output} will hold an lvc stream, which players show without video; name it "
+              ".lvc (and decode it to .mp4 to watch)", file=sys.stderr)
     summary = api.encode(args.input, args.output, quality=args.quality, gop=args.gop or DEFAULT_GOP,
                          scene_cuts=args.gop == 0, frames=args.frames, start=args.start, recon=args.recon,
                          model=args.model, device=_device(args.device),
                          overwrite=args.overwrite, progress=not args.quiet, mode_decision=args.mode_decision,
-                         preset=args.preset, bitrate=args.bitrate, size=args.size)
+                         preset=args.preset, bitrate=args.bitrate, size=args.size, audio=args.audio)
     if not args.quiet:
         print(f"{args.output}: {summary.line()}")
     return 0
@@ -151,18 +169,24 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from lvc import api
 
     summary = api.decode(args.input, args.output, frames=args.frames, start=args.start,
-                         device=_device(args.device), overwrite=args.overwrite, progress=not args.quiet)
+                         device=_device(args.device), overwrite=args.overwrite, progress=not args.quiet,
+                         lossless=args.lossless)
     if not args.quiet and args.output != "-":
         print(f"{args.output}: {summary.line()}")
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from lvc.info import stream_info
+    from lvc.stream_info import stream_info
 
     s = stream_info(args.input)
-    types = s.frame_types if len(s.frame_types) <= 60 else s.frame_types[:60] + "..."
     print(f"file      {s.path}  ({s.file_bytes} bytes, {s.container})")
+    if s.is_still:  # one image: frame rate, GOP, duration and bitrate mean nothing
+        print(f"image     {s.width}x{s.height}  source {s.pixel_format}")
+        print(f"rate      {s.bpp:.4f} bpp  quality {s.quality:g}")
+        print(f"model     {s.model_id}  weights {s.weight_hash}  tile {s.tile or 'none'}")
+        return 0
+    types = s.frame_types if len(s.frame_types) <= 60 else s.frame_types[:60] + "..."
     print(f"video     {s.width}x{s.height}  {float(s.fps):g} fps  source {s.pixel_format}"
           + (f"  audio streams {s.audio_streams}" if s.audio_streams else ""))
     print(f"frames    {s.frames}  {types}  GOP {s.gop}")
@@ -183,6 +207,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     args.device = _device(args.device)
     return compare.command(args)
+
+
+USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOENT, errno.ENOTDIR,
+               errno.EISDIR}
+
+
+def _file_system_refused(exc: BaseException) -> bool:
+    """An OSError of the user's file system, not one of FFmpeg's (PyAV's errors subclass OSError too)."""
+    return (isinstance(exc, OSError) and exc.errno in USER_ERRNOS and exc.strerror is not None
+            and not type(exc).__module__.startswith("av"))
 
 
 COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "inspect": cmd_inspect,
@@ -206,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
+        if _file_system_refused(exc):  # disk full, or permissions changed after the checks: not a bug
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"lvc: error: {where}{exc.strerror}", file=sys.stderr)
+            return EXIT_ERROR
         if os.environ.get("LVC_DEBUG"):
             raise
         print(f"lvc: internal error: {type(exc).__name__}: {exc} (LVC_DEBUG=1 shows a traceback)", file=sys.stderr)

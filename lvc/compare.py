@@ -121,9 +121,10 @@ def lvc_point(source: str | Path, quality: float | None, *, gop: int, frames: in
 
     setting = f"q{quality:g}" if bitrate is None else f"{bitrate / 1000:g}k"
     out = workdir / f"lvc_{setting}.lvc"
+    # No audio: the x264/x265 files carry none, and their rates must count the same things.
     summary = api.encode(source, out, quality=quality, gop=gop, frames=frames, model=model, device=device,
                          overwrite=True, progress=progress, mode_decision=mode_decision, preset=preset,
-                         bitrate=bitrate)
+                         bitrate=bitrate, audio=False)
     decoded = (f.rgb for f in api.iter_decode(out, device=device, model=model))
     n, p, y, m = measure(decoded, source, summary.frames, label=f"lvc {setting}", progress=progress)
     return RdPoint("lvc", setting, n, out.stat().st_size, summary.width, summary.height, summary.fps, p, y, m,
@@ -206,7 +207,6 @@ def command(args: argparse.Namespace) -> int:
     from lvc.inspect import json_safe
     from lvc.io.files import atomic_write_bytes, check_output
     from lvc.io.video import open_media
-    from lvc.models.zoo import default_model_id, load_image_model
 
     qualities = _number_list(args.qualities, "qualities", 1, 8)
     crfs = _number_list(args.crf, "crf", 0, 51)
@@ -219,8 +219,10 @@ def command(args: argparse.Namespace) -> int:
         from lvc.plots import require_matplotlib
 
         require_matplotlib()
-    media, it = open_media(args.input)  # a bad source fails here, before any encode
+    media, it = open_media(args.input)  # a bad source fails here, before any encode (and before torch loads)
     it.close()
+    from lvc.models.zoo import default_model_id, load_image_model
+
     anchors = [a for a in ANCHORS if anchor_available(a)]
     for missing in (a for a in ANCHORS if a not in anchors):
         print(f"lvc compare: {missing} skipped: this PyAV has no {ANCHORS[missing]} encoder", file=sys.stderr)
@@ -260,10 +262,10 @@ def command(args: argparse.Namespace) -> int:
 
         title = f"{Path(args.input).name}: {points[0].frames} frames, GOP {args.gop}, lvc preset {args.preset}"
         atomic_write_bytes(args.plot, rd_figure(points, title=title))
-    if not args.quiet:
-        print(f"{args.input}: {media.width}x{media.height}, {points[0].frames} frames, GOP {args.gop}; "
-              f"lvc preset {args.preset}; rates are file sizes, quality is the decoded frames against the source")
-        print(format_rd(points))
-        print()
-        print(format_bd(values, reasons))
+    # --quiet silences the progress only: the table is what the command is run for.
+    print(f"{args.input}: {media.width}x{media.height}, {points[0].frames} frames, GOP {args.gop}; "
+          f"lvc preset {args.preset}; rates are file sizes, quality is the decoded frames against the source")
+    print(format_rd(points))
+    print()
+    print(format_bd(values, reasons))
     return 0

@@ -20,13 +20,14 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lvc.errors import InputError
-from lvc.info import StreamInfo
+from lvc.stream_info import StreamInfo
 
 if TYPE_CHECKING:
     from lvc.io.video import SourceFrame
@@ -204,8 +205,8 @@ def evenly_spaced(total: int, count: int = DEFAULT_SHOWN) -> list[int]:
 
 
 # ---------------------------------------------------------------------- the pass
-def _reference(ref: str | Path, info: StreamInfo) -> Iterator[SourceFrame]:
-    """The reference's frames, checked against the stream's size and (when its container says) frame count."""
+def _reference(ref: str | Path, info: StreamInfo) -> tuple[Fraction, Iterator[SourceFrame]]:
+    """The reference's time base and frames, checked against the stream's size."""
     from lvc.io.video import open_media
 
     media, frames = open_media(ref)
@@ -213,37 +214,66 @@ def _reference(ref: str | Path, info: StreamInfo) -> Iterator[SourceFrame]:
         frames.close()
         raise InputError(f"--ref {ref}: is {media.width}x{media.height} but {info.path} is "
                          f"{info.width}x{info.height}; give the source the stream was encoded from")
-    if media.frames is not None and media.frames != info.frames:
-        frames.close()
-        raise InputError(_count_message(ref, f"{media.frames}", info))
-    return frames
+    return media.time_base, frames
 
 
-def _count_message(ref: str | Path, ref_frames: str, info: StreamInfo) -> str:
-    return (f"--ref {ref}: has {ref_frames} frames but {info.path} has {info.frames}; inspect compares frame by "
-            "frame, so give exactly the frames that were encoded")
+class _ByTime:
+    """The reference's frames matched to decoded frames by timestamp.
+
+    A stream made with ``--frames``/``--start`` holds part of its source, with the source's pts, so the
+    whole source is a valid reference: frames before and after the coded span are skipped, and only a
+    coded frame with no source frame at its time is refused.
+    """
+
+    def __init__(self, ref: str | Path, time_base: Fraction, frames: Iterator[SourceFrame], info: StreamInfo) -> None:
+        self.ref, self.time_base, self.frames, self.info = ref, time_base, frames, info
+        self._pending: SourceFrame | None = None
+
+    def at(self, t: float, tolerance: float, index: int) -> np.ndarray:
+        """The source frame at ``t`` seconds (within ``tolerance``) for decoded frame ``index``."""
+        while True:
+            if self._pending is None:
+                self._pending = next(self.frames, None)
+            if self._pending is None:
+                raise InputError(self._missing(t, index, "ends before"))
+            ts = float(self._pending.pts * self.time_base)
+            if ts < t - tolerance:  # before the coded span (or between coded frames): not compared
+                self._pending = None
+                continue
+            if ts > t + tolerance:
+                raise InputError(self._missing(t, index, "has no frame at"))
+            frame, self._pending = self._pending, None
+            return frame.rgb
+
+    def _missing(self, t: float, index: int, what: str) -> str:
+        return (f"--ref {self.ref}: {what} {t:.3f} s, the time of frame {index} of {self.info.frames} in "
+                f"{self.info.path}; give the source it was encoded from (frames are matched by timestamp)")
+
+    def close(self) -> None:
+        self.frames.close()
 
 
 def iter_inspect(path: str | Path, *, ref: str | Path | None = None, info: StreamInfo | None = None,
                  device: str = "cpu") -> Iterator[tuple[FrameRecord, np.ndarray, np.ndarray | None, dict]]:
-    """``(record, decoded rgb, source rgb or None, decoder extras)`` for every frame, streaming."""
+    """``(record, decoded rgb, source rgb or None, decoder extras)`` for every frame, streaming.
+
+    With ``ref``, each decoded frame is compared with the reference frame at the same time.
+    """
     from lvc import api
-    from lvc.metrics import bpp, ms_ssim, psnr, psnr_y
 
     info = info or api.info(path)
-    sources = _reference(ref, info) if ref is not None else None
-    gops = GopCounter(info.gop)
-    count = 0
+    sources = _ByTime(ref, *_reference(ref, info), info) if ref is not None else None
     try:
+        from lvc.metrics import bpp, ms_ssim, psnr, psnr_y
+
+        gops = GopCounter(info.gop)
         for frame in api.iter_decode(path, device=device):
+            t = float(frame.pts * info.time_base)
             source = None
             if sources is not None:
-                src = next(sources, None)
-                if src is None:
-                    raise InputError(_count_message(ref, f"only {count}", info))
-                source = src.rgb
-            count += 1
-            record = FrameRecord(index=frame.index, pts=frame.pts, time=float(frame.pts * info.time_base),
+                half = frame.duration * info.time_base / 2 if frame.duration else 1 / (2 * info.fps)
+                source = sources.at(t, float(half), frame.index)
+            record = FrameRecord(index=frame.index, pts=frame.pts, time=t,
                                  type=frame.frame_type, bytes=frame.nbytes,
                                  bpp=bpp(frame.nbytes, info.height, info.width), gop=gops.next(frame.frame_type),
                                  parts=dict(frame.parts))
@@ -252,8 +282,6 @@ def iter_inspect(path: str | Path, *, ref: str | Path | None = None, info: Strea
                 record.psnr_y = psnr_y(source, frame.rgb)
                 record.ms_ssim = ms_ssim(source, frame.rgb)
             yield record, frame.rgb, source, frame.extras
-        if sources is not None and next(sources, None) is not None:
-            raise InputError(_count_message(ref, "more", info))
     finally:
         if sources is not None:
             sources.close()
@@ -371,6 +399,7 @@ class PanelDumper:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.written: list[Path] = []
+        self._made = not folder.exists()  # a folder this run creates is removed again by abort()
 
     def __call__(self, record: FrameRecord, decoded: np.ndarray, source: np.ndarray | None, extras: dict) -> None:
         from lvc.io.video import write_png
@@ -382,8 +411,12 @@ class PanelDumper:
         self.written.append(path)
 
     def abort(self) -> None:
+        from lvc.io.video import remove_empty_folders
+
         for path in self.written:
             path.unlink(missing_ok=True)
+        if self._made:
+            remove_empty_folders(self.folder)
 
 
 def _outputs(args: argparse.Namespace) -> None:
@@ -406,9 +439,11 @@ def _outputs(args: argparse.Namespace) -> None:
 def command(args: argparse.Namespace) -> int:
     """``lvc inspect IN.lvc [--ref SOURCE] [--csv] [--json] [--plot] [--frames LIST --dump DIR] [--html]``."""
     from lvc import api
-    from lvc.io.files import atomic_write_bytes
+    from lvc.io.files import atomic_write_bytes, check_input
 
     _outputs(args)
+    if args.ref is not None:
+        check_input(args.ref)  # now, before the stream is read
     if args.plot is not None or args.html is not None:
         from lvc.plots import require_matplotlib
 

@@ -4,7 +4,7 @@ Like x264's presets, they trade encoding time for bits and leave the bitstream's
 stream made with any preset decodes with the same decoder at the same speed. Where the time goes
 is the motion search (``lvc.models.refine``, ``lvc.models.rd_refine``):
 
-* ``fast``: RAFT's flow as it is;
+* ``fast``: RAFT on frames at half size, then the same fit to the warp error as ``medium``;
 * ``medium`` (default): RAFT, then a fit of the flow to the warp error (``FlowRefiner``);
 * ``slow`` and ``veryslow``: then a fit to the P-frame's own rate–distortion cost through the
   whole inter codec (``RdFlowRefiner``), 5 and 10 iterations.

@@ -31,10 +31,11 @@ def write_clip(path: Path, frames: list[np.ndarray], *, codec: str = "libx264", 
         if audio:
             a = out.add_stream("aac", rate=16000)
             a.layout = "mono"
+        tb = v.time_base  # read once: the muxer changes the stream's time base when it writes the header
         for i, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
             frame.pts = i if pts is None else pts[i]
-            frame.time_base = v.time_base
+            frame.time_base = tb
             for p in v.encode(frame):
                 out.mux(p)
         for p in v.encode(None):

@@ -16,7 +16,8 @@ def _loaded_after(imports: str) -> set[str]:
 
 
 def test_light_modules_do_not_import_torch() -> None:
-    mods = _loaded_after("import lvc.bitstream, lvc.gop, lvc.io.video, lvc.io.container, lvc.info, lvc.cli, "
+    mods = _loaded_after("import lvc, lvc.api, lvc.bitstream, lvc.gop, lvc.io.video, lvc.io.audio, lvc.io.container, "
+                         "lvc.stream_info, lvc.cli, lvc.inspect, lvc.compare, "
                          "lvc.presets, lvc.ratecontrol")
     assert "torch" not in mods
 

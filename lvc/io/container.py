@@ -2,8 +2,8 @@
 
 * Video: MP4 through PyAV. Each access unit is one packet of a ``bin_data`` stream whose handler
   name is ``lvc <version>``; pts and durations are the source's (variable frame rate kept), and
-  the source's audio packets are copied in unchanged. (Matroska cannot hold a data stream, and
-  MPEG-TS rewrites pts.)
+  the source's audio packets that overlap the coded frames are copied in unchanged (:mod:`lvc.io.audio`).
+  (Matroska cannot hold a data stream, and MPEG-TS rewrites pts.)
 * Stills: the elementary stream of ``lvc.bitstream`` with no container around it, because MP4 boxes
   would cost ~750 bytes, 15 % of a Kodak image at 0.1 bpp.
 
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lvc import bitstream as bs
 from lvc.errors import CorruptStreamError, UnsupportedStreamError
+from lvc.io.audio import AudioCopy, span_seconds
 from lvc.io.files import AtomicOutput, check_input, temp_path
 
 HANDLER_PREFIX = "lvc "
@@ -36,7 +37,11 @@ class AccessUnit:
 
 
 class ContainerWriter(AtomicOutput):
-    """Writes access units (and optionally the source's audio) to an ``.lvc`` file."""
+    """Writes access units (and optionally the source's audio) to an ``.lvc`` file.
+
+    The audio copied is the part that overlaps the frames written (``--frames``/``--start`` trim it
+    with the video), at packet granularity.
+    """
 
     def __init__(self, path: str | Path, *, time_base: Fraction, elementary: bool = False,
                  audio_from: str | Path | None = None) -> None:
@@ -45,8 +50,9 @@ class ContainerWriter(AtomicOutput):
         self.elementary = elementary
         self.time_base = time_base
         self.frames = 0
-        self._audio_src = None
-        self._audio_map: dict = {}
+        self._audio: AudioCopy | None = None
+        self._first_pts: int | None = None
+        self._last_end: int | None = None
         if elementary:
             self._file = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
             self._file.write(bs.file_header())
@@ -58,40 +64,24 @@ class ContainerWriter(AtomicOutput):
         self._stream.metadata["handler_name"] = f"{HANDLER_PREFIX}{bs.VERSION}"
         self._stream.time_base = time_base
         if audio_from is not None:
-            self._add_audio(audio_from)
-
-    def _add_audio(self, source: str | Path) -> None:
-        import av
-
-        src = av.open(str(source))
-        for a in src.streams.audio:
-            try:
-                self._audio_map[a.index] = self._out.add_stream_from_template(a)
-            except (ValueError, av.error.FFmpegError):
-                continue  # a codec MP4 cannot hold: dropped (lvc encode says so)
-        if self._audio_map:
-            self._audio_src = src
-        else:
-            src.close()
+            self._audio = AudioCopy(audio_from, self._out)
 
     @property
     def audio_streams(self) -> int:
         """Number of audio streams being copied."""
-        return len(self._audio_map)
+        return 0 if self._audio is None else self._audio.count
 
-    def audio_bytes(self) -> int:
-        """Bytes of the audio packets that ``close()`` will copy in (a demux pass, no decoding)."""
-        if self._audio_src is None:
-            return 0
-        import av
-
-        with av.open(self._audio_src.name) as src:
-            streams = [s for s in src.streams.audio if s.index in self._audio_map]
-            return sum(p.size for p in src.demux(*streams) if p.dts is not None)
+    def audio_bytes(self, start: float | None = None, end: float | None = None) -> int:
+        """Bytes of the audio packets overlapping ``[start, end)`` seconds: what ``close()`` will copy in when
+        the frames written span that (a demux pass, no decoding)."""
+        return 0 if self._audio is None else self._audio.bytes(start, end)
 
     def write(self, unit: AccessUnit) -> None:
         """Append one access unit."""
         self.frames += 1
+        self._first_pts = unit.pts if self._first_pts is None else min(self._first_pts, unit.pts)
+        end = unit.pts + unit.duration
+        self._last_end = end if self._last_end is None else max(self._last_end, end)
         if self.elementary:
             self._file.write(unit.data)
             return
@@ -104,22 +94,14 @@ class ContainerWriter(AtomicOutput):
         packet.time_base = self.time_base
         self._out.mux(packet)
 
-    def _copy_audio(self) -> None:
-        for packet in self._audio_src.demux(*[s for s in self._audio_src.streams.audio if s.index in self._audio_map]):
-            if packet.dts is None:
-                continue
-            packet.stream = self._audio_map[packet.stream.index]
-            self._out.mux(packet)
-
     def close(self) -> None:
         """Finish the file and move it into place."""
         if self.elementary:
             self._file.write(bs.pack_end(self.frames))
             self._file.close()
         else:
-            if self._audio_src is not None:
-                self._copy_audio()
-                self._audio_src.close()
+            if self._audio is not None and self.frames:
+                self._audio.copy(*span_seconds(self._first_pts, self._last_end, self.time_base))
             self._out.close()
         os.replace(self.tmp, self.path)
 
@@ -129,8 +111,6 @@ class ContainerWriter(AtomicOutput):
             if self.elementary:
                 self._file.close()
             else:
-                if self._audio_src is not None:
-                    self._audio_src.close()
                 self._out.close()
         except Exception:  # noqa: BLE001 - best effort; the file is deleted anyway
             pass

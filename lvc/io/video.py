@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from lvc.errors import InputError
-from lvc.io.files import AtomicOutput, check_input, temp_path
+from lvc.io.files import AtomicOutput, check_input, is_pattern, pattern_files, temp_path
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class MediaInfo:
     frames: int | None  # None when the container does not say
     pixel_format: str
     is_still: bool
+    start_time: float = 0.0  # seconds: the first frame's pts (a cut clip need not start at 0)
 
 
 @dataclass
@@ -58,15 +59,16 @@ def open_media(path: str | Path) -> tuple[MediaInfo, Iterator[SourceFrame]]:
     time_base = stream.time_base or Fraction(1, int(round(fps)) or 25)
     image_formats = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "tiff_pipe", "webp_pipe", "ppm_pipe", "pgm_pipe",
                      "pam_pipe", "gif", "qoi_pipe"}
-    still = container.format.name in image_formats and (stream.frames or 1) <= 1
-    frames = stream.frames or None
+    sequence = is_pattern(path) and not path.exists()  # frames/%04d.png: the image2 demuxer reads every match
+    still = container.format.name in image_formats and (stream.frames or 1) <= 1 and not sequence
+    frames = stream.frames or (len(pattern_files(path)) if sequence else None)
     if frames is None and container.duration and fps:  # y4m and raw streams: estimate from the duration
         frames = max(1, round(container.duration / 1_000_000 * float(fps)))
     source = _frames(container, stream, path, fps, time_base)
     first = next(source)  # decoded now: it gives the displayed size (rotation applied) and fails early
     info = MediaInfo(width=first.rgb.shape[1], height=first.rgb.shape[0], fps=Fraction(fps),
                      time_base=Fraction(time_base), frames=frames, pixel_format=ctx.pix_fmt or "unknown",
-                     is_still=still)
+                     is_still=still, start_time=float(first.pts * Fraction(time_base)))
     return info, _chain(first, source)
 
 
@@ -192,16 +194,23 @@ class Y4mWriter(FrameWriter):
 
 
 class PngWriter(FrameWriter):
-    """One PNG per frame: into a folder (``frame_000000.png``...), to a ``%d`` pattern, or one file."""
+    """One PNG per frame: into a folder (``frame_000000.png``...), to a ``%d`` pattern, or one file.
+
+    A folder it had to create is removed again by :meth:`abort`, so an interrupted decode leaves nothing.
+    """
 
     def __init__(self, path: str | Path) -> None:
         text = str(path)
         self.single = "%" not in text and Path(text).suffix.lower() == ".png"
+        self.created: Path | None = None
         if "%" in text or self.single:
             self.pattern = text
         else:
-            Path(text).mkdir(parents=True, exist_ok=True)
-            self.pattern = str(Path(text) / "frame_%06d.png")
+            folder = Path(text)
+            missing = [p for p in (folder, *folder.parents) if not p.exists()]
+            folder.mkdir(parents=True, exist_ok=True)
+            self.created = missing[-1] if missing else None  # the outermost folder this writer made
+            self.pattern = str(folder / "frame_%06d.png")
         self.written: list[tuple[Path, Path]] = []
 
     def write(self, rgb: np.ndarray, pts: int, duration: int) -> None:
@@ -221,39 +230,68 @@ class PngWriter(FrameWriter):
     def abort(self) -> None:
         for tmp, _ in self.written:
             tmp.unlink(missing_ok=True)
+        if self.created is not None:
+            remove_empty_folders(self.created)
+
+
+def remove_empty_folders(top: Path) -> None:
+    """Remove ``top`` and the folders under it, if nothing but empty folders is left in them."""
+    if not top.is_dir():
+        return
+    for sub in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            sub.rmdir()
+        except OSError:
+            return
+    try:
+        top.rmdir()
+    except OSError:
+        pass  # something else was written into it meanwhile: keep it
+
+
+VIEW_CRF = 18  # x264's "visually lossless" point: ~1/30 of the qp-0 4:4:4 size on the sample clip
 
 
 class Mp4Writer(FrameWriter):
-    """H.264 (x264, lossless in YUV 4:4:4: ``qp=0``), with the source's audio copied back in."""
+    """H.264 in MP4, with the source's audio (the part overlapping the frames written) copied back in.
+
+    * default (viewing): x264 at CRF 18 in YUV 4:2:0, what players and browsers expect (4:4:4 where the
+      size is odd, which 4:2:0 cannot hold);
+    * ``lossless``: libx264rgb at qp 0 in RGB, the decoded pixels exactly (few players show it).
+    """
 
     def __init__(self, path: str | Path, *, width: int, height: int, fps: Fraction, time_base: Fraction,
-                 audio_from: str | Path | None = None) -> None:
+                 audio_from: str | Path | None = None, lossless: bool = False) -> None:
         import av
+
+        from lvc.io.audio import AudioCopy
 
         self.path = Path(path)
         self.tmp = temp_path(self.path)
         self._out = av.open(str(self.tmp), "w", format="mp4")
-        self._v = self._out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1 << 16))
+        self._v = self._out.add_stream("libx264rgb" if lossless else "libx264",
+                                       rate=Fraction(fps).limit_denominator(1 << 16))
         self._v.width, self._v.height = width, height
-        self._v.pix_fmt = "yuv444p"  # 4:4:4 also takes odd sizes
+        if lossless:
+            self._v.pix_fmt = "rgb24"
+            self._v.options = {"qp": "0", "preset": "medium"}
+        else:
+            self._v.pix_fmt = "yuv444p" if width % 2 or height % 2 else "yuv420p"
+            self._v.options = {"crf": str(VIEW_CRF), "preset": "medium"}
+        # The encoder counts in the source's own time base: in 1/fps ticks, two frames of a variable-rate
+        # (phone, 1/1000000) clip can round to the same pts, which the MP4 muxer refuses (EINVAL).
         self._v.time_base = time_base
-        self._v.options = {"qp": "0", "preset": "medium"}
+        self._v.codec_context.time_base = time_base
         self.time_base = time_base
-        self._audio = None
-        if audio_from is not None:
-            src = av.open(str(audio_from))
-            if src.streams.audio:
-                try:
-                    self._a = self._out.add_stream_from_template(src.streams.audio[0])
-                    self._audio = src
-                except (ValueError, av.error.FFmpegError):
-                    src.close()
-            else:
-                src.close()
+        self._audio = AudioCopy(audio_from, self._out, streams="first") if audio_from is not None else None
+        self._first_pts: int | None = None
+        self._last_end: int | None = None
 
     def write(self, rgb: np.ndarray, pts: int, duration: int) -> None:
         import av
 
+        self._first_pts = pts if self._first_pts is None else min(self._first_pts, pts)
+        self._last_end = pts + duration if self._last_end is None else max(self._last_end, pts + duration)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = pts
         frame.time_base = self.time_base
@@ -261,14 +299,12 @@ class Mp4Writer(FrameWriter):
             self._out.mux(packet)
 
     def close(self) -> None:
+        from lvc.io.audio import span_seconds
+
         for packet in self._v.encode(None):
             self._out.mux(packet)
-        if self._audio is not None:
-            for packet in self._audio.demux(self._audio.streams.audio[0]):
-                if packet.dts is not None:
-                    packet.stream = self._a
-                    self._out.mux(packet)
-            self._audio.close()
+        if self._audio is not None and self._first_pts is not None:
+            self._audio.copy(*span_seconds(self._first_pts, self._last_end, self.time_base))
         self._out.close()
         os.replace(self.tmp, self.path)
 
@@ -277,8 +313,6 @@ class Mp4Writer(FrameWriter):
             self._out.close()
         except Exception:  # noqa: BLE001 - the partial file is removed anyway
             pass
-        if self._audio is not None:
-            self._audio.close()
         self.tmp.unlink(missing_ok=True)
 
 
@@ -286,15 +320,33 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v"}
 
 
 def open_writer(path: str | Path, *, width: int, height: int, fps: Fraction, time_base: Fraction,
-                source_pixel_format: str = "yuv420p", audio_from: str | Path | None = None) -> FrameWriter:
-    """A writer chosen by ``path``: ``-`` or ``.y4m`` (YUV4MPEG2), ``.mp4``, ``.png`` / ``%d`` / folder (PNG)."""
+                source_pixel_format: str = "yuv420p", audio_from: str | Path | None = None,
+                lossless: bool = False) -> FrameWriter:
+    """A writer chosen by ``path``: ``-`` or ``.y4m`` (YUV4MPEG2), ``.mp4``, ``.png`` / ``%d`` / folder (PNG).
+
+    ``lossless`` asks for the decoded RGB exactly: PNG always is, an ``.mp4`` then uses libx264rgb at qp 0,
+    and YUV (y4m) cannot be.
+    """
     text = str(path)
     suffix = Path(text).suffix.lower()
+    check_output_type(path, lossless)
     if text == "-" or suffix == ".y4m":
         pix = "yuv444p" if source_pixel_format.startswith(("yuv444", "gbr", "rgb", "bgr")) else "yuv420p"
         return Y4mWriter(path, width=width, height=height, fps=fps, pix_fmt=pix)
     if suffix in VIDEO_SUFFIXES:
-        return Mp4Writer(path, width=width, height=height, fps=fps, time_base=time_base, audio_from=audio_from)
-    if suffix == ".png" or "%" in text or suffix == "":
-        return PngWriter(path)
+        return Mp4Writer(path, width=width, height=height, fps=fps, time_base=time_base, audio_from=audio_from,
+                         lossless=lossless)
+    return PngWriter(path)
+
+
+def check_output_type(path: str | Path, lossless: bool = False) -> None:
+    """One clean line for an output ``open_writer`` cannot write (checked before any work, with no PyAV)."""
+    text = str(path)
+    suffix = Path(text).suffix.lower()
+    if text == "-" or suffix == ".y4m":
+        if lossless:
+            raise InputError(f"{path}: --lossless needs RGB, and y4m is YUV; write .mp4, .png or a folder of PNGs")
+        return
+    if suffix in VIDEO_SUFFIXES or suffix == ".png" or "%" in text or suffix == "":
+        return
     raise InputError(f"{path}: unknown output type (use .mp4, .y4m, -, .png, a %d pattern or a folder)")

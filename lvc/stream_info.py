@@ -1,4 +1,8 @@
-"""Stream facts for ``lvc info`` and the API, read without decoding (and without torch)."""
+"""Stream facts for ``lvc info`` and ``lvc.info()``, read without decoding (and without torch).
+
+(Not named ``lvc/info.py``: a submodule ``lvc.info`` would replace the function ``lvc.info`` on the
+package as soon as anything imported it.)
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,11 @@ class StreamInfo:
     duration_s: float
     audio_streams: int
     container: str
+
+    @property
+    def is_still(self) -> bool:
+        """One image, stored as a bare stream: frame rate, GOP and bitrate mean nothing for it."""
+        return self.container == "elementary" and self.frames == 1
 
     @property
     def bitrate_kbps(self) -> float:
