@@ -249,7 +249,7 @@ def remove_empty_folders(top: Path) -> None:
         pass  # something else was written into it meanwhile: keep it
 
 
-VIEW_CRF = 18  # x264's "visually lossless" point: ~1/30 of the qp-0 4:4:4 size on the sample clip
+VIEW_CRF = 18  # x264's "visually lossless" point: 66 KB for the sample clip, where qp 0 in 4:4:4 wrote 975 KB
 
 
 class Mp4Writer(FrameWriter):
