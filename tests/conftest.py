@@ -48,7 +48,7 @@ TINY_VIDEO_ID = "tiny-video-test"
 TINY_INTER_SPEC = InterCodecSpec(motion=dict(hidden=8, latent=8, hyper_hidden=8, hyper_channels=4, context_hidden=8,
                                              groups=[2, 6]),
                                  residual=TINY_SPEC.to_dict(), compensation_hidden=8, compensation_blocks=2,
-                                 flow_updates=2, temporal_motion=True)
+                                 flow_updates=2, temporal_motion=True, condition_hidden=8)
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,13 @@ from lvc.models.warp import warp
 from tests.conftest import TINY_SPEC
 
 
-def _tiny_inter(temporal_motion: bool = False) -> InterCodec:
+def _tiny_inter(temporal_motion: bool = False, condition_hidden: int = 0) -> InterCodec:
     torch.manual_seed(0)
     motion = build_motion_codec(MotionCodecSpec(hidden=8, latent=8, hyper_hidden=8, hyper_channels=4,
                                                 context_hidden=8, groups=[2, 6]))
     codec = InterCodec(motion=motion, compensation=MotionCompensation(hidden=8, blocks=2),
-                       residual=build_image_codec(TINY_SPEC), temporal_motion=temporal_motion)
+                       residual=build_image_codec(TINY_SPEC, condition_hidden=condition_hidden),
+                       temporal_motion=temporal_motion)
     codec.eval()
     codec.motion.update()
     codec.residual.update()
@@ -67,6 +68,36 @@ def test_temporal_motion_refuses_a_missing_previous_flow_or_an_unknown_mode() ->
         codec.decompress(c.streams, ref, 4.0)
     with pytest.raises(ValueError, match="unknown motion mode"):
         codec.decompress([b"\x07", *c.streams[1:]], ref, 4.0, flow_prev=flow)
+
+
+def test_conditional_residual_starts_as_the_plain_residual_codec() -> None:
+    """Zero-initialised heads: a codec that gains a conditioner codes exactly the same bytes as before."""
+    plain, cond = _tiny_inter(), _tiny_inter(condition_hidden=8)
+    missing, unexpected = cond.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(".conditioner." in k for k in missing)
+    cond.residual.update()
+    ref, x, flow = torch.rand(1, 3, 40, 72), torch.rand(1, 3, 40, 72), torch.randn(1, 2, 40, 72) * 3
+    a, b = plain.compress(x, ref, 4.0, flow=flow), cond.compress(x, ref, 4.0, flow=flow)
+    assert a.streams == b.streams and torch.equal(a.x_hat, b.x_hat)
+
+
+def test_conditional_residual_uses_the_prediction_and_round_trips() -> None:
+    """Trained (here: random) heads change the residual's bytes with the prediction, and the decoder,
+    which builds the same prediction, reproduces the frame bit for bit."""
+    codec = _tiny_inter(condition_hidden=8)
+    with torch.no_grad():
+        for head in (codec.residual.conditioner.enc, codec.residual.conditioner.prior, codec.residual.conditioner.syn):
+            head.weight.normal_(0, 0.05)
+    codec.residual.update()
+    ref, x, flow = torch.rand(1, 3, 40, 72), torch.rand(1, 3, 40, 72), torch.randn(1, 2, 40, 72) * 3
+    c = codec.compress(x, ref, 4.0, flow=flow)
+    d = codec.decompress(c.streams, ref, 4.0)
+    assert torch.equal(d.x_hat, c.x_hat)
+    plain = _tiny_inter().compress(x, ref, 4.0, flow=flow)
+    k = codec.motion_streams
+    assert c.streams[:k] == plain.streams[:k] and c.streams[k:] != plain.streams[k:]
+    with pytest.raises(ValueError, match="conditioner"):
+        codec.residual.decompress(c.streams[k:], (40, 72), 4.0)  # the prediction is not optional
 
 
 def test_forward_returns_all_likelihoods() -> None:

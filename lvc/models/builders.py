@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from lvc.entropy import FactorizedPrior, GaussianConditional
+from lvc.models.condition import PredictionConditioner
 from lvc.models.context import ChannelGroupContext
 from lvc.models.image_codec import ImageCodec
 from lvc.models.layers import JPEG_CHROMA, JPEG_LUMA, QualityGains, frequency_order
@@ -52,8 +53,9 @@ def _initial_gains(spec: ImageCodecSpec) -> torch.Tensor:
     return 1.0 / step
 
 
-def build_image_codec(spec: ImageCodecSpec) -> ImageCodec:
-    """Compose an :class:`ImageCodec` from ``spec``."""
+def build_image_codec(spec: ImageCodecSpec, *, condition_hidden: int = 0) -> ImageCodec:
+    """Compose an :class:`ImageCodec` from ``spec``; ``condition_hidden`` > 0 makes it a conditional
+    residual codec, with a :class:`~lvc.models.condition.PredictionConditioner` of that width."""
     latent = 192
     if sum(spec.groups) != latent:
         raise ValueError(f"channel groups {spec.groups} must sum to {latent}")
@@ -71,6 +73,8 @@ def build_image_codec(spec: ImageCodecSpec) -> ImageCodec:
         z_gains=QualityGains(levels=spec.levels, channels=spec.hyper_channels,
                              init=torch.full((spec.levels, spec.hyper_channels), spec.z_gain_init)),
         latent_channels=latent,
+        conditioner=(PredictionConditioner(latent=latent, hyper=spec.hyper_hidden, hidden=condition_hidden)
+                     if condition_hidden > 0 else None),
     )
 
 
@@ -90,6 +94,7 @@ class InterCodecSpec:
     refine_lr: float = 0.3
     flow_norm: float = 8.0
     temporal_motion: bool = False  # code the flow against the previous P-frame's (lvc.models.inter)
+    condition_hidden: int = 0  # > 0: the residual codec also sees the prediction (lvc.models.condition)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -110,5 +115,6 @@ def build_inter_codec(spec: InterCodecSpec, *, with_flow: bool = True) -> InterC
     return InterCodec(motion=build_motion_codec(MotionCodecSpec(**spec.motion)),
                       compensation=MotionCompensation(hidden=spec.compensation_hidden,
                                                       blocks=spec.compensation_blocks, flow_norm=spec.flow_norm),
-                      residual=build_image_codec(ImageCodecSpec(**spec.residual)), flow=flow, refiner=refiner,
+                      residual=build_image_codec(ImageCodecSpec(**spec.residual), condition_hidden=spec.condition_hidden),
+                      flow=flow, refiner=refiner,
                       flow_norm=spec.flow_norm, temporal_motion=spec.temporal_motion)

@@ -15,6 +15,10 @@ initialisation, so the untrained entropy model already matches the data.
 
 Inputs are (B, 3, H, W) in [0, 1] of any size: they are padded (edge replication) to a multiple
 of ``stride`` and the output is cropped back.
+
+As a P-frame's residual codec it may take a ``conditioner`` (``lvc.models.condition``): then every
+method also takes ``cond``, the motion-compensated prediction, which steers g_a, the entropy model
+and g_s. Without one, ``cond`` must be None and the codec is the plain image codec.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lvc.entropy import FactorizedPrior, GaussianConditional
+from lvc.models.condition import Condition, PredictionConditioner
 from lvc.models.context import ChannelGroupContext
 from lvc.models.layers import QualityGains
 
@@ -57,7 +62,7 @@ class ImageCodec(nn.Module):
     def __init__(self, *, analysis: nn.Module, synthesis: nn.Module, hyper_analysis: nn.Module,
                  hyper_synthesis: nn.Module, context: ChannelGroupContext, hyper_prior: FactorizedPrior,
                  conditional: GaussianConditional, y_gains: QualityGains, z_gains: QualityGains,
-                 latent_channels: int, stride: int = 32) -> None:
+                 latent_channels: int, stride: int = 32, conditioner: PredictionConditioner | None = None) -> None:
         super().__init__()
         self.g_a = analysis
         self.g_s = synthesis
@@ -69,6 +74,7 @@ class ImageCodec(nn.Module):
         self.y_gains = y_gains
         self.z_gains = z_gains
         self.stride = stride
+        self.conditioner = conditioner
         self.log_prior_std = nn.Parameter(torch.zeros(latent_channels))
 
     # ------------------------------------------------------------------ shared helpers
@@ -79,6 +85,15 @@ class ImageCodec(nn.Module):
 
     def _prior_std(self) -> Tensor:
         return self.log_prior_std.exp()[None, :, None, None]
+
+    def _condition(self, cond: Tensor | None) -> Condition | None:
+        if (cond is None) != (self.conditioner is None):
+            raise ValueError("a prediction is given exactly when the codec has a conditioner")
+        return None if cond is None else self.conditioner(self._pad(cond))
+
+    @staticmethod
+    def _plus(t: Tensor, extra: Tensor | None) -> Tensor:
+        return t if extra is None else t + extra
 
     def _hyper_analysis(self, y: Tensor, q: Tensor) -> Tensor:
         return self.h_a(y / self._prior_std()) * self.z_gains(q)
@@ -97,8 +112,8 @@ class ImageCodec(nn.Module):
             out.append(y_hat)
         return torch.cat(out, dim=1)
 
-    def _synthesize(self, y_hat: Tensor, q: Tensor, size: tuple[int, int]) -> Tensor:
-        return self.g_s(y_hat, q)[..., : size[0], : size[1]]
+    def _synthesize(self, y_hat: Tensor, q: Tensor, size: tuple[int, int], c: Condition | None) -> Tensor:
+        return self.g_s(self._plus(y_hat, c and c.syn), q)[..., : size[0], : size[1]]
 
     @staticmethod
     def _quality(q: float | Tensor, batch: int, device: torch.device) -> Tensor:
@@ -106,14 +121,15 @@ class ImageCodec(nn.Module):
         return q.expand(batch) if q.dim() == 0 else q
 
     # ------------------------------------------------------------------ the contract
-    def forward(self, x: Tensor, q: float | Tensor) -> CodecOutput:
+    def forward(self, x: Tensor, q: float | Tensor, cond: Tensor | None = None) -> CodecOutput:
         """Training proxy. x: (B, 3, H, W) in [0, 1]; q: scalar or (B,) in [1, levels]."""
         q = self._quality(q, x.shape[0], x.device)
-        y = self.g_a(self._pad(x)).float()
+        c = self._condition(cond)
+        y = self._plus(self.g_a(self._pad(x)), c and c.enc).float()
         with torch.autocast(device_type=x.device.type, enabled=False):
             gain = self.y_gains(q)
             z_hat_s, z_lik = self.hyper_prior(self._hyper_analysis(y, q))
-            hyper = self.h_s(z_hat_s / self.z_gains(q))
+            hyper = self._plus(self.h_s(z_hat_s / self.z_gains(q)), c and c.prior)
             liks: list[Tensor] = []
 
             def code(i: int, y_s: Tensor | None, mean: Tensor, scale: Tensor) -> Tensor:
@@ -122,17 +138,18 @@ class ImageCodec(nn.Module):
                 return y_hat_s
 
             y_hat = self._code_groups(hyper, gain, code, y * gain)
-        x_hat = self._synthesize(y_hat, q, x.shape[-2:])
+        x_hat = self._synthesize(y_hat, q, x.shape[-2:], c)
         return CodecOutput(x_hat=x_hat, likelihoods={"y": torch.cat(liks, dim=1), "z": z_lik})
 
     @torch.no_grad()
-    def compress(self, x: Tensor, q: float) -> Compressed:
+    def compress(self, x: Tensor, q: float, cond: Tensor | None = None) -> Compressed:
         """Real bytes for x (1, 3, H, W) in [0, 1], and the reconstruction the decoder will produce."""
         q_t = self._quality(q, x.shape[0], x.device)
-        y = self.g_a(self._pad(x))
+        c = self._condition(cond)
+        y = self._plus(self.g_a(self._pad(x)), c and c.enc)
         gain = self.y_gains(q_t)
         z_stream, z_hat_s = self.hyper_prior.compress(self._hyper_analysis(y, q_t))
-        hyper = self.h_s(z_hat_s.to(x.device) / self.z_gains(q_t))
+        hyper = self._plus(self.h_s(z_hat_s.to(x.device) / self.z_gains(q_t)), c and c.prior)
         streams = [z_stream]
 
         def code(i: int, y_s: Tensor | None, mean: Tensor, scale: Tensor) -> Tensor:
@@ -141,27 +158,29 @@ class ImageCodec(nn.Module):
             return y_hat_s.to(mean.device)
 
         y_hat = self._code_groups(hyper, gain, code, y * gain)
-        return Compressed(streams=streams, x_hat=self._synthesize(y_hat, q_t, x.shape[-2:]))
+        return Compressed(streams=streams, x_hat=self._synthesize(y_hat, q_t, x.shape[-2:], c))
 
     @torch.no_grad()
     def decompress(self, streams: list[bytes], size: tuple[int, int], q: float,
-                   device: torch.device | str = "cpu") -> Tensor:
-        """x_hat (1, 3, H, W) from ``streams`` for an image of ``size`` = (H, W) coded at quality ``q``."""
+                   device: torch.device | str = "cpu", cond: Tensor | None = None) -> Tensor:
+        """x_hat (1, 3, H, W) from ``streams`` for an image of ``size`` = (H, W) coded at quality ``q``
+        (and, with a conditioner, the same prediction ``cond`` as the encoder's)."""
         expected = 1 + len(self.context.groups)
         if len(streams) != expected:
             raise ValueError(f"expected {expected} streams, got {len(streams)}")
         q_t = self._quality(q, 1, torch.device(device))
+        c = self._condition(cond)
         hp, wp = (-(-s // self.stride) * self.stride for s in size)
         z_shape = (1, self.hyper_prior.channels, hp // self.stride, wp // self.stride)
         z_hat_s = self.hyper_prior.decompress(streams[0], z_shape).to(device)
-        hyper = self.h_s(z_hat_s / self.z_gains(q_t))
+        hyper = self._plus(self.h_s(z_hat_s / self.z_gains(q_t)), c and c.prior)
         gain = self.y_gains(q_t)
 
         def code(i: int, y_s: Tensor | None, mean: Tensor, scale: Tensor) -> Tensor:
             return self.conditional.decompress(streams[1 + i], mean, scale)
 
         y_hat = self._code_groups(hyper, gain, code, None)
-        return self._synthesize(y_hat, q_t, size)
+        return self._synthesize(y_hat, q_t, size, c)
 
     # ------------------------------------------------------------------ setup
     @torch.no_grad()

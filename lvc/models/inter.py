@@ -4,7 +4,8 @@
     base     = flow_prev or 0                     temporal motion prediction (see below)
     flow_hat = base + motion((flow − base) / σ) · σ    hyperprior flow codec (lvc.models.motion)
     pred     = MC(ref, flow_hat)                  warp + refinement (lvc.models.compensation)
-    r_hat    = residual(x − pred + ½) − ½         an ImageCodec, warm-started from the intra codec
+    r_hat    = residual(x − pred + ½ | pred) − ½  an ImageCodec, warm-started from the intra codec; with a
+                                                  conditioner it also sees pred (lvc.models.condition)
     x_hat    = pred + r_hat
 
 ``forward``, ``compress`` and ``decompress`` share :meth:`_reconstruct`, so the motion, warp and
@@ -110,13 +111,16 @@ class InterCodec(nn.Module):
         return (flow_hat if base is None else base + flow_hat), {"motion_y": m.likelihoods["y"],
                                                                  "motion_z": m.likelihoods["z"]}
 
-    def _reconstruct(self, ref: Tensor, flow_hat: Tensor, code_residual: Callable[[Tensor | None], Tensor],
+    def _reconstruct(self, ref: Tensor, flow_hat: Tensor,
+                     code_residual: Callable[[Tensor | None, Tensor | None], Tensor],
                      x: Tensor | None, pred: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(x_hat, prediction) from the decoded flow (``pred``: its compensation, when already computed);
-        ``code_residual`` maps the residual input (None when decoding) to its decoded value."""
+        ``code_residual`` maps the residual input (None when decoding) and the residual codec's
+        condition (the prediction, or None for a plain residual codec) to the decoded residual."""
         pred = self.compensation(ref, flow_hat) if pred is None else pred
         r_in = None if x is None else x - pred + RESIDUAL_OFFSET
-        r_hat = code_residual(r_in) - RESIDUAL_OFFSET
+        cond = pred if self.residual.conditioner is not None else None
+        r_hat = code_residual(r_in, cond) - RESIDUAL_OFFSET
         return pred + r_hat, pred
 
     def predict(self, x: Tensor, ref: Tensor, q: float | Tensor, flow: Tensor | None = None,
@@ -135,8 +139,8 @@ class InterCodec(nn.Module):
         flow = self.estimate(x, ref) if flow is None else flow
         flow_hat, liks = self._motion_proxy(flow, self._base(flow_prev), q)
 
-        def code(r_in: Tensor | None) -> Tensor:
-            out = self.residual(r_in, q)
+        def code(r_in: Tensor | None, cond: Tensor | None) -> Tensor:
+            out = self.residual(r_in, q, cond)
             liks.update(residual_y=out.likelihoods["y"], residual_z=out.likelihoods["z"])
             return out.x_hat
 
@@ -172,8 +176,8 @@ class InterCodec(nn.Module):
                 best = (cost, streams, flow_hat, pred)
         _, streams, flow_hat, pred = best
 
-        def code(r_in: Tensor | None) -> Tensor:
-            c = self.residual.compress(r_in, q)
+        def code(r_in: Tensor | None, cond: Tensor | None) -> Tensor:
+            c = self.residual.compress(r_in, q, cond)
             streams.extend(c.streams)
             return c.x_hat
 
@@ -201,8 +205,8 @@ class InterCodec(nn.Module):
         if base is not None:
             flow_hat = base + flow_hat
 
-        def code(r_in: Tensor | None) -> Tensor:
-            return self.residual.decompress(streams[k:], size, q, device=ref.device)
+        def code(r_in: Tensor | None, cond: Tensor | None) -> Tensor:
+            return self.residual.decompress(streams[k:], size, q, device=ref.device, cond=cond)
 
         x_hat, pred = self._reconstruct(ref, flow_hat, code, None)
         return InterCompressed(list(streams), x_hat, {"flow": flow_hat, "prediction": pred})
