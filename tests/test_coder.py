@@ -51,3 +51,21 @@ def test_corrupt_data_is_an_error_or_wrong_symbols_never_a_crash() -> None:
             assert coder.decode(bad, indexes, tables).shape == indexes.shape
         except CorruptStreamError:
             pass
+
+
+def test_tables_that_have_coded_can_be_copied() -> None:
+    """The constriction models cached by coding cannot be pickled: a copy (the RD flow fit copies the
+    codec it fits through) leaves them out and rebuilds them, coding the same bytes."""
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(2)
+    tables = _tables(rng)
+    indexes = rng.integers(0, 5, size=500)
+    symbols = tables.offsets[indexes] + rng.integers(0, 10, size=500)
+    data = coder.encode(symbols, indexes, tables)
+    assert tables._models  # the cache is filled
+    for twin in (copy.deepcopy(tables), pickle.loads(pickle.dumps(tables))):
+        assert not twin._models
+        assert coder.encode(symbols, indexes, twin) == data
+    assert tables._models  # the original keeps its cache

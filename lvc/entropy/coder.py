@@ -49,6 +49,11 @@ class CdfTables:
             self._models[k] = m
         return m
 
+    def __getstate__(self) -> dict:
+        # The constriction models are a cache of ``counts`` and cannot be pickled or copied; a copy
+        # (such as the RD flow fit's training proxy of a codec that has already coded) rebuilds them.
+        return {**self.__dict__, "_models": {}}
+
 
 def _zigzag(v: np.ndarray) -> np.ndarray:
     return np.where(v >= 0, 2 * v, -2 * v - 1)
