@@ -2,7 +2,7 @@
 
 For the first ``--pairs`` consecutive frame pairs of each benchmark clip (never the training clips),
 the shipped video model's RAFT estimates the flow from frame t to frame t-1, the encoder's refiner
-(``lvc.models.refine``) fits it to frame t, and frame t-1 is warped onto frame t by each. The RGB
+(``lvc.codec.refine``) fits it to frame t, and frame t-1 is warped onto frame t by each. The RGB
 PSNR of those predictions is compared with the PSNR of frame t-1 itself (zero motion). No coding
 happens here: this isolates flow estimation from the motion codec.
 
@@ -33,7 +33,7 @@ from lvc.metrics import psnr  # noqa: E402
 def clip_scores(path: Path, inter, pairs: int) -> dict:  # noqa: ANN001
     import torch
 
-    from lvc.intra import to_tensor, to_uint8
+    from lvc.codec.tensors import to_tensor, to_uint8
     from lvc.io.video import open_media
     from lvc.models.warp import warp
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.video_dir.exists():
         print(f"skipped: no video folder at {args.video_dir}")
         return 0
-    from lvc.intra import codec_threads
+    from lvc.codec.tensors import codec_threads
     from lvc.models.zoo import DEFAULT_VIDEO_MODEL, load_image_model
 
     model = load_image_model(args.model or DEFAULT_VIDEO_MODEL)

@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.video_rd import series_bd  # noqa: E402
-from lvc.compare import RdPoint, lvc_point, x26x_point  # noqa: E402
+from lvc.tools.compare import RdPoint, lvc_point, x26x_point  # noqa: E402
 
 DATA = ROOT.parent / "shared/data"
 CLIPS = ("video/usc_toys_512x512_gray.y4m", "video/usc_aerial2_256x256_gray.y4m",

@@ -26,8 +26,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.anchors import J2K_RATIOS, j2k  # noqa: E402
-from lvc.intra import IntraCoder  # noqa: E402
-from lvc.metrics import bd_rate, psnr  # noqa: E402
+from lvc.codec.intra import IntraCoder  # noqa: E402
+from lvc.metrics import bd_rate, bpp, psnr  # noqa: E402
 
 QUALITIES = (1.0, 3.0, 5.0, 8.0)
 
@@ -42,9 +42,9 @@ def rd_point(coder, images: list[np.ndarray], q: float) -> tuple[float, float]: 
     """Mean bpp (from the coded bytes) and mean RGB PSNR over ``images``."""
     bpps, psnrs = [], []
     for rgb in images:
-        streams, recon = coder.encode(rgb, q)
-        bpps.append(sum(len(s) for s in streams) * 8 / (rgb.shape[0] * rgb.shape[1]))
-        psnrs.append(psnr(rgb, recon))
+        coded = coder.compress(rgb, q)
+        bpps.append(bpp(sum(len(s) for s in coded.streams), rgb.shape[0], rgb.shape[1]))
+        psnrs.append(psnr(rgb, coded.recon))
     return float(np.mean(bpps)), float(np.mean(psnrs))
 
 
@@ -52,7 +52,7 @@ def anchor_curve(images: list[np.ndarray]) -> dict[str, list[float]]:
     bpps, psnrs = [], []
     for ratio in J2K_RATIOS:
         res = [j2k(rgb, ratio) for rgb in images]
-        bpps.append(float(np.mean([n * 8 / (r.shape[0] * r.shape[1]) for (n, *_), r in zip(res, images)])))
+        bpps.append(float(np.mean([bpp(n, r.shape[0], r.shape[1]) for (n, *_), r in zip(res, images)])))
         psnrs.append(float(np.mean([psnr(r, d) for (_, d, *_), r in zip(res, images)])))
     return {"bpp": bpps, "psnr": psnrs}
 

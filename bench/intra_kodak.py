@@ -34,6 +34,7 @@ from PIL import Image  # noqa: E402
 
 from bench import anchors  # noqa: E402
 from lvc.metrics import bd_psnr, bd_rate, bpp, ms_ssim, ms_ssim_db, psnr, psnr_y  # noqa: E402
+from lvc.tools.json_doc import json_safe  # noqa: E402
 
 DEFAULT_KODAK = REPO_ROOT.parent / "shared" / "data" / "kodak"
 DEFAULT_OUT = REPO_ROOT / "bench" / "results"
@@ -294,17 +295,6 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _finite(obj: Any) -> Any:
-    """JSON has no inf/NaN: write them as null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -361,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_report(report)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "intra_kodak.json").write_text(json.dumps(_finite(report), indent=1) + "\n")
+    (args.out / "intra_kodak.json").write_text(json.dumps(json_safe(report), indent=1) + "\n")
     (args.out / "intra_kodak.md").write_text(markdown(report))
     plot(report, args.out / "intra_kodak.png")
     print(f"\nwrote {args.out / 'intra_kodak.json'}, .md and .png")

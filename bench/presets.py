@@ -1,6 +1,6 @@
 """Encoder presets: what each one's encoding time buys in bits, against x264 and x265 in the same run.
 
-Every preset of ``lvc.presets`` codes the same clips with the shipped video model at GOP 12 and 4+
+Every preset of ``lvc.codec.presets`` codes the same clips with the shipped video model at GOP 12 and 4+
 qualities; x264 and x265 (``preset=medium``, ``tune=zerolatency``, GOP 12, a CRF sweep) code them
 too. Rates are the files' real sizes. For each preset the report gives the BD-rate (RGB PSNR)
 against ``medium``, x264 and x265, per clip and on average, and its encoding speed (frames per
@@ -30,9 +30,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.video_rd import clips_and_model, series_bd, video_bench_parser  # noqa: E402
-from lvc.compare import RdPoint, lvc_point, x26x_point  # noqa: E402
+from lvc.codec.presets import DEFAULT_PRESET, PRESETS  # noqa: E402
 from lvc.io.x26x import ANCHORS, anchor_available  # noqa: E402
-from lvc.presets import DEFAULT_PRESET, PRESETS  # noqa: E402
+from lvc.tools.compare import RdPoint, lvc_point, x26x_point  # noqa: E402
 
 CLIPS = ("foreman_qcif_176x144.y4m", "usc_cronkite_256x256_gray.y4m", "reds_demo000_320x180.y4m",
          "basketballpass_416x240.y4m")

@@ -27,7 +27,8 @@ if str(ROOT) not in sys.path:
 
 from bench.presets import CLIPS  # noqa: E402
 from bench.video_rd import clips_and_model, video_bench_parser  # noqa: E402
-from lvc.compare import lvc_point  # noqa: E402
+from lvc import rates  # noqa: E402
+from lvc.tools.compare import lvc_point  # noqa: E402
 
 GOP = 12
 ANCHOR_QUALITIES = (2.0, 3.0, 4.0, 5.0, 6.0)
@@ -45,7 +46,7 @@ def run_clip(clip: Path, frames: int, model, work: Path) -> dict:  # noqa: ANN00
     def point(**kw: float) -> dict:
         p = lvc_point(clip, kw.get("quality"), gop=GOP, frames=frames, model=model, device="cpu", workdir=work,
                       progress=False, bitrate=kw.get("bitrate"))
-        stream_kbps = _stream_bytes(work / f"lvc_{p.setting}.lvc") * 8 * p.fps / p.frames / 1000
+        stream_kbps = rates.kbps(_stream_bytes(work / f"lvc_{p.setting}.lvc"), p.frames, p.fps)
         return {**p.as_dict(), "stream_kbps": stream_kbps}
 
     anchors = [point(quality=q) for q in ANCHOR_QUALITIES]

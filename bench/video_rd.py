@@ -6,7 +6,7 @@ Every clip of ``../shared/data/video`` except the two training clips is coded, i
 * x264 and x265, ``preset=medium``, ``tune=zerolatency``, a CRF sweep, GOP 12 (``lvc.io.x26x``).
 
 Rates are the files' real sizes; quality is RGB PSNR, Y PSNR and MS-SSIM of the decoded frames
-against the source (``lvc.compare`` does the measuring). BD-rates per clip and on average against
+against the source (``lvc.tools.compare`` does the measuring). BD-rates per clip and on average against
 x264, x265 and lvc all-intra go to ``bench/results/video_rd.{json,md,png}``. With a model that has
 no inter codec, the GOP runs would be all-intra too, so they are skipped and the report says so.
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lvc.compare import METRICS, RdPoint, lvc_point, x26x_point  # noqa: E402
+from lvc.tools.compare import METRICS, RdPoint, lvc_point, x26x_point  # noqa: E402
 from lvc.io.x26x import ANCHORS, anchor_available  # noqa: E402
 from lvc.metrics import bd_rate  # noqa: E402
 

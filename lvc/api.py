@@ -6,36 +6,37 @@ options have been checked, so a mistake costs a fraction of a second instead of 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from lvc import bitstream as bs
+from lvc import rates
+from lvc.codec.presets import DEFAULT_PRESET, PRESETS
 from lvc.errors import InputError
-from lvc.io.container import AccessUnit, ContainerReader, ContainerWriter
+from lvc.format import bitstream as bs
+from lvc.format.stream_info import StreamInfo
+from lvc.io.container import AccessUnit, ContainerReader, ContainerWriter, stream_info
 from lvc.io.files import check_input, check_output
 from lvc.io.video import FrameWriter, MediaInfo, SourceFrame, check_output_type, open_media, open_writer
-from lvc.presets import DEFAULT_PRESET, PRESETS
 from lvc.progress import Progress
-from lvc.stream_info import StreamInfo, stream_info
 
 if TYPE_CHECKING:
-    from lvc.codec import DecodedFrame
+    from lvc.codec.decoder import DecodedFrame
+    from lvc.codec.ratecontrol import RateController
     from lvc.models.zoo import LoadedModel
-    from lvc.ratecontrol import RateController
 
 DEFAULT_GOP = 12  # intra period; a model without an inter codec codes every frame as I
 info = stream_info
 
 
 @dataclass(frozen=True)
-class Summary:
+class Summary(rates.Rated):
     """What one encode or decode did."""
 
+    bytes_field: ClassVar[str] = "bytes"
     frames: int
     bytes: int
     width: int
@@ -43,14 +44,6 @@ class Summary:
     fps: float
     seconds: float
     psnr: float | None = None  # mean RGB PSNR of the reconstruction, when the source is known
-
-    @property
-    def bpp(self) -> float:
-        return self.bytes * 8 / (self.width * self.height * max(self.frames, 1))
-
-    @property
-    def kbps(self) -> float:
-        return self.bytes * 8 * self.fps / max(self.frames, 1) / 1000
 
     def line(self) -> str:
         """The one summary line the CLI prints."""
@@ -83,9 +76,9 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
     timing and audio. ``recon`` writes the encoder's reconstruction (PNG, y4m or mp4 by suffix).
     ``model`` defaults to the shipped video model (the image model for a still). ``mode_decision``
     lets the encoder code a frame the GOP schedule marks P as I where that costs less (RD).
-    ``preset`` trades encoding time for bits (``lvc.presets``); the decoder does not depend on it.
+    ``preset`` trades encoding time for bits (``lvc.codec.presets``); the decoder does not depend on it.
     ``quality`` is 4 by default. ``bitrate`` (bits per second) or ``size`` (bytes of the whole output
-    file) turn on rate control (``lvc.ratecontrol``): each frame's quality is then chosen to meet
+    file) turn on rate control (``lvc.codec.ratecontrol``): each frame's quality is then chosen to meet
     it, and ``quality``, if given, is only the first frame's. ``audio`` copies the source's audio
     that overlaps the coded frames (``False``: none).
     """
@@ -115,33 +108,34 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
             raise InputError(f"{input}: the container does not say how many frames it has, so --size cannot "
                              "be shared out; use --bitrate")
         # Everything the user can get wrong has been checked by now: only here does torch load.
-        from lvc.codec import VideoEncoder
+        from lvc.codec.encoder import build_encoder
         from lvc.metrics import psnr as psnr_fn
         from lvc.models.zoo import LoadedModel, default_model_id, load_image_model
 
         loaded = model if isinstance(model, LoadedModel) else load_image_model(model or default_model_id(src.is_still))
-        enc = VideoEncoder(loaded, width=src.width, height=src.height, quality=quality or 4.0,
-                           fps=(fps.numerator, fps.denominator),
-                           time_base=(src.time_base.numerator, src.time_base.denominator),
-                           pixel_format=src.pixel_format, gop=gop, scene_cuts=scene_cuts, device=device,
-                           mode_decision=mode_decision, preset=preset)
     except BaseException:
         source.close()
         raise
     # The output appears only now, when everything that can refuse the job has accepted it.
     writer = ContainerWriter(out, time_base=src.time_base, elementary=src.is_still,
                              audio_from=None if src.is_still or not audio else input)
-    if rate_control:
-        try:
+    try:
+        rate = None
+        if rate_control:
             audio_bytes = 0
             if size is not None:  # a demux pass: only --size needs it; the audio of the frames to be coded
                 first = max(start or 0.0, src.start_time)
                 audio_bytes = writer.audio_bytes(first, first + total / float(fps))
-            enc.rate = _rate_controller(src, loaded, quality, gop, total, bitrate, size, audio_bytes)
-        except BaseException:
-            writer.abort()
-            source.close()
-            raise
+            rate = _rate_controller(src, loaded, quality, gop, total, bitrate, size, audio_bytes)
+        enc = build_encoder(loaded, width=src.width, height=src.height, quality=quality or 4.0,
+                            fps=(fps.numerator, fps.denominator),
+                            time_base=(src.time_base.numerator, src.time_base.denominator),
+                            pixel_format=src.pixel_format, gop=gop, scene_cuts=scene_cuts, device=device,
+                            mode_decision=mode_decision, preset=preset, rate=rate)
+    except BaseException:
+        writer.abort()
+        source.close()
+        raise
     bar = Progress(total=None if src.is_still else total, fps=float(fps), label="encode",
                    enabled=progress and not src.is_still)
     recon_writer: FrameWriter | None = None
@@ -171,10 +165,8 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
     finally:
         source.close()
         bar.close()
-    finite = [p for p in psnrs if math.isfinite(p)]
-    mean_psnr = sum(finite) / len(finite) if finite else float("inf")
     return Summary(frames=len(psnrs), bytes=out.stat().st_size, width=src.width, height=src.height, fps=float(fps),
-                   seconds=time.perf_counter() - t0, psnr=mean_psnr)
+                   seconds=time.perf_counter() - t0, psnr=rates.mean_finite(psnrs))
 
 
 # Measured: MP4 boxes around the data stream cost ~740 bytes plus ~4 per frame (rounded up here).
@@ -184,7 +176,7 @@ MP4_OVERHEAD_BYTES, MP4_BYTES_PER_FRAME = 800, 8
 def _rate_controller(src: MediaInfo, model: LoadedModel, quality: float | None, gop: int, frames: int | None,
                      bitrate: float | None, size: int | None, audio_bytes: int) -> RateController:
     """The controller for ``bitrate`` (bits/s) or ``size`` (bytes of the file, audio and MP4 boxes included)."""
-    from lvc.ratecontrol import RateController
+    from lvc.codec.ratecontrol import RateController
 
     if size is not None and frames is not None:
         boxes = MP4_OVERHEAD_BYTES + MP4_BYTES_PER_FRAME * frames
@@ -202,47 +194,46 @@ def _rate_controller(src: MediaInfo, model: LoadedModel, quality: float | None, 
 def _first_index(reader: ContainerReader, start: float) -> int:
     """Index of the last I-frame at or before ``start`` seconds (parsing headers only)."""
     index, chosen, tb = 0, 0, Fraction(1)
-    for au in reader.units():
-        for unit in bs.iter_units(au.data, elementary=reader.elementary):
-            if isinstance(unit, bs.SequenceHeader):
-                tb = Fraction(unit.tb_num, unit.tb_den)
-            elif isinstance(unit, bs.Frame):
-                if float(unit.pts * tb) > start + 1e-9:
-                    return chosen
-                if unit.frame_type == "I":
-                    chosen = index
-                index += 1
+    for unit, _ in reader.sized_units():
+        if isinstance(unit, bs.SequenceHeader):
+            tb = Fraction(unit.tb_num, unit.tb_den)
+        elif isinstance(unit, bs.Frame):
+            if float(unit.pts * tb) > start + 1e-9:
+                return chosen
+            if unit.frame_type == "I":
+                chosen = index
+            index += 1
     return chosen
 
 
 def iter_decode(input: str | Path, *, frames: int | None = None, start: float | None = None, device: str = "cpu",
-                model: LoadedModel | None = None) -> Iterator[DecodedFrame]:
+                model: LoadedModel | None = None, intermediates: bool = False) -> Iterator[DecodedFrame]:
     """Decoded frames of an ``.lvc`` file, in order; they stream, so memory does not grow with the clip.
 
     ``start`` (seconds) begins at the last I-frame at or before it (a random-access point; frames
-    before it are parsed but not decoded); ``frames`` limits the count.
+    before it are parsed but not decoded); ``frames`` limits the count. ``intermediates`` also fills
+    each frame's byte split and P-frame intermediates (``DecodedFrame.parts`` and ``extras``).
     """
-    from lvc.codec import VideoDecoder
+    from lvc.codec.decoder import VideoDecoder
     from lvc.models.zoo import find_by_hash
 
     first = 0
     if start is not None:
         with ContainerReader(input) as reader:
             first = _first_index(reader, start)
-    decoder = VideoDecoder(device=device, load_model=lambda mid, whash: find_by_hash(mid, whash, model))
+    decoder = VideoDecoder(device=device, load_model=lambda mid, whash: find_by_hash(mid, whash, model),
+                           intermediates=intermediates)
     with ContainerReader(input) as reader:
+        decoded = decoder.decode_units(reader.sized_units(), first=first)
         emitted = 0
-        for au in reader.units():
-            if frames is not None and emitted >= frames:
+        while frames is None or emitted < frames:  # checked before the next frame is decoded, not after
+            frame = next(decoded, None)
+            if frame is None:
                 return
-            units = bs.iter_sized_units(au.data, elementary=reader.elementary)
-            for frame in decoder.decode_units(units, skip=decoder.index < first):
-                if frame.index < first:
-                    continue
-                if frames is not None and emitted >= frames:
-                    return
-                emitted += 1
-                yield frame
+            if frame.index < first:  # parsed, not decoded: before the random-access point
+                continue
+            emitted += 1
+            yield frame
 
 
 def decode(input: str | Path, output: str | Path, *, frames: int | None = None, start: float | None = None,

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lvc import __version__
-from lvc.errors import LvcError
-from lvc.presets import DEFAULT_PRESET, PRESETS
-from lvc.ratecontrol import parse_bitrate, parse_size
+from lvc.codec.presets import DEFAULT_PRESET, PRESETS
+from lvc.codec.ratecontrol import parse_bitrate, parse_size
+from lvc.errors import InputError, LvcError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -177,7 +177,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from lvc.stream_info import stream_info
+    from lvc.io.container import stream_info
 
     s = stream_info(args.input)
     print(f"file      {s.path}  ({s.file_bytes} bytes, {s.container})")
@@ -196,17 +196,61 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from lvc import inspect
+    """``lvc inspect IN.lvc [--ref SOURCE] [--csv] [--json] [--plot] [--frames LIST --dump DIR] [--html]``."""
+    from lvc.tools import inspect
 
-    args.device = _device(args.device)
-    return inspect.command(args)
+    outputs = inspect.Outputs(csv=args.csv, json=args.json, plot=args.plot, html=args.html, dump=args.dump,
+                              frames=args.frames)
+    device = _device(args.device)
+    done = inspect.run(args.input, outputs, ref=args.ref, overwrite=args.overwrite, device=device,
+                       progress=not args.quiet)
+    if not args.quiet:
+        print(done.table)
+        # Which files were written goes to stderr, so that stdout stays the table alone.
+        for path in done.written:
+            print(f"wrote {path}", file=sys.stderr)
+        if args.dump is not None:
+            print(f"wrote {done.panels} panels to {args.dump}", file=sys.stderr)
+    return 0
+
+
+def _number_list(text: str, what: str, lo: float, hi: float) -> list[float]:
+    """``"2,4,6,8"`` -> sorted distinct numbers in [lo, hi]; InputError naming ``--what`` otherwise."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--{what}: expected numbers separated by commas, like 2,4,6,8, got {text!r}") from None
+    if not values or any(not lo <= v <= hi for v in values):
+        raise InputError(f"--{what}: expected values from {lo:g} to {hi:g}, got {text!r}")
+    if len(set(values)) != len(values):
+        raise InputError(f"--{what}: values must be distinct, got {text!r}")
+    return sorted(values)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from lvc import compare
+    """``lvc compare SOURCE [--qualities 2,4,6,8] [--crf 22,27,32,37] [--gop N] [--frames N] [--plot] [--json]``."""
+    from lvc.tools import compare
 
-    args.device = _device(args.device)
-    return compare.command(args)
+    device = _device(args.device)
+    qualities = _number_list(args.qualities, "qualities", 1, 8)
+    crfs = _number_list(args.crf, "crf", 0, 51)
+
+    def announce(text: str) -> None:
+        print(text, file=sys.stderr)
+
+    def warn(text: str) -> None:
+        print(f"lvc compare: {text}", file=sys.stderr)
+
+    result = compare.run(args.input, qualities=qualities, crfs=crfs, gop=args.gop, frames=args.frames,
+                         plot=args.plot, json=args.json, model=args.model, preset=args.preset, device=device,
+                         overwrite=args.overwrite, progress=not args.quiet,
+                         announce=None if args.quiet else announce, warn=warn)
+    # --quiet silences the progress only: the table is what the command is run for.
+    print(result.heading())
+    print(compare.format_rd(result.points))
+    print()
+    print(compare.format_bd(result.bd_rate, result.bd_rate_missing))
+    return 0
 
 
 USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOENT, errno.ENOTDIR,

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lvc import bitstream as bs
-from lvc.codec import VideoDecoder, VideoEncoder
+from lvc.codec.decoder import VideoDecoder
+from lvc.codec.encoder import build_encoder
 from lvc.errors import CorruptStreamError
+from lvc.format import bitstream as bs
 from lvc.models.zoo import DEFAULT_IMAGE_MODEL, LoadedModel, find_by_hash, load_image_model
 
 
@@ -22,7 +23,7 @@ def encode_image_with_recon(rgb: np.ndarray, quality: float, model: LoadedModel 
     """Complete ``.lvc`` bytes for ``rgb`` (H, W, 3) uint8, and the decoder-exact reconstruction."""
     model = model or load_codec()
     h, w = rgb.shape[:2]
-    frame = VideoEncoder(model, width=w, height=h, quality=quality, device=device).encode(rgb)
+    frame = build_encoder(model, width=w, height=h, quality=quality, device=device).encode(rgb)
     return bs.file_header() + frame.data + bs.pack_end(1), frame.recon
 
 

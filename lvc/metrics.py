@@ -24,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lvc.rates import bpp  # noqa: F401 - part of this module's API; defined once, torch-free
+
 ImageLike = Union[np.ndarray, torch.Tensor]
 
 MS_SSIM_WEIGHTS: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -94,15 +96,6 @@ def rgb_to_y(rgb: ImageLike) -> np.ndarray:
 def psnr_y(a: ImageLike, b: ImageLike, data_range: float = 255.0) -> float:
     """PSNR in dB of the luma (:func:`rgb_to_y`) of two RGB images."""
     return psnr(rgb_to_y(a), rgb_to_y(b), data_range)
-
-
-def bpp(num_bytes: int, height: int, width: int) -> float:
-    """Bits per pixel of a ``num_bytes`` file for a ``height`` x ``width`` image."""
-    if height <= 0 or width <= 0:
-        raise ValueError(f"expected a positive image size, got {height}x{width}")
-    if num_bytes < 0:
-        raise ValueError(f"expected a non-negative byte count, got {num_bytes}")
-    return 8.0 * num_bytes / (height * width)
 
 
 # --------------------------------------------------------------------------- MS-SSIM

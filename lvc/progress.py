@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from lvc import rates
+
 
 class Progress:
     """Call :meth:`update` per frame; :meth:`close` ends the line. Silent when ``enabled`` is False."""
@@ -32,7 +34,7 @@ class Progress:
         self._drawn = self.frames
         elapsed = max(now - self.t0, 1e-9)
         rate = self.frames / elapsed
-        kbps = self.bytes * 8 * self.fps / max(self.frames, 1) / 1000
+        kbps = rates.kbps(self.bytes, self.frames, self.fps)
         if self.total:
             done = self.frames / self.total
             bar = "#" * int(24 * done) + "-" * (24 - int(24 * done))

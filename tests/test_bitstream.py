@@ -1,8 +1,8 @@
 import pytest
 
-from lvc import bitstream as bs
+from lvc.format import bitstream as bs
 from lvc.errors import CorruptStreamError, UnsupportedStreamError
-from lvc.varint import read_varint, write_varint
+from lvc.format.varint import read_varint, write_varint
 
 
 def _stream() -> bytes:

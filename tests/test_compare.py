@@ -9,7 +9,7 @@ import pytest
 
 from lvc import api
 from lvc.cli import main
-from lvc.compare import RdPoint, bd_rates, format_bd
+from lvc.tools.compare import RdPoint, bd_rates, format_bd
 from lvc.io.x26x import anchor_available, x26x_encode, x26x_options
 from tests.test_inspect import write_clip
 
@@ -116,7 +116,7 @@ def test_bad_source_is_one_line(tiny_env, tmp_path, capsys) -> None:  # noqa: AN
 
 def test_frames_are_decoded_not_assumed(tmp_path) -> None:  # noqa: ANN001
     """The measurement reads the file back: a decoded frame that differs from the source lowers PSNR."""
-    from lvc.compare import measure
+    from lvc.tools.compare import measure
 
     src = write_clip(tmp_path / "clip.y4m", 3)
     from lvc.io.video import open_media

@@ -38,7 +38,7 @@ def test_shipped_model_other_thread_count(tmp_path) -> None:  # noqa: ANN001
     video model installed, the P-frames (motion, compensation, residual) are checked too."""
     import pytest
 
-    from lvc.stream_info import stream_info
+    from lvc.io.container import stream_info
     from lvc.models.zoo import DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, weight_path
 
     if not weight_path(DEFAULT_IMAGE_MODEL).exists():

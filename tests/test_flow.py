@@ -51,7 +51,7 @@ def _smooth_pair(shift: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor
 
 
 def test_refiner_fits_the_flow_to_the_frame() -> None:
-    from lvc.models.refine import FlowRefiner
+    from lvc.codec.refine import FlowRefiner
 
     cur, ref, true = _smooth_pair((1.5, -1.0))
     init = torch.zeros_like(true)
@@ -65,7 +65,7 @@ def test_refiner_fits_the_flow_to_the_frame() -> None:
 
 
 def test_refiner_with_no_steps_returns_its_start() -> None:
-    from lvc.models.refine import FlowRefiner
+    from lvc.codec.refine import FlowRefiner
 
     cur, ref, true = _smooth_pair((0.5, 0.5))
     assert FlowRefiner(iters=0)(cur, ref, true) is true

@@ -1,6 +1,7 @@
+import pytest
 import numpy as np
 
-from lvc.gop import GopScheduler
+from lvc.codec.gop import GopScheduler
 from tests.conftest import natural_image
 
 
@@ -37,7 +38,7 @@ def test_restart_counts_the_period_from_an_adaptive_i_frame() -> None:
 def test_rd_mode_decision_weighs_bits_against_distortion() -> None:
     import pytest
 
-    from lvc.gop import RdModeDecision
+    from lvc.codec.modes import RdModeDecision
 
     ladder = (0.001, 0.004, 0.016)
     assert RdModeDecision(ladder, 2).lam == pytest.approx(0.004)
@@ -54,7 +55,7 @@ def test_rd_mode_decision_weighs_bits_against_distortion() -> None:
 
 
 def test_intra_trial_only_where_the_p_frame_is_expensive() -> None:
-    from lvc.gop import RdModeDecision
+    from lvc.codec.modes import RdModeDecision
 
     src = np.zeros((4, 4, 3), np.uint8)
     d = RdModeDecision((1e-9, 1e-9), 1, trial_ratio=0.75)
@@ -62,3 +63,18 @@ def test_intra_trial_only_where_the_p_frame_is_expensive() -> None:
     d.note_intra(100, src, src)
     assert not d.worth_trying_intra((70, src), src)
     assert d.worth_trying_intra((80, src), src)
+
+
+def test_the_encoders_lambda_is_the_training_ladder() -> None:
+    """λ is interpolated log-linearly between the anchors in both places it is computed: the encoder's
+    float64 numpy (its choices must not move by a bit) and the training loss's torch."""
+    import torch
+
+    from lvc.codec.modes import rd_lambda
+    from train.losses import lambda_at
+
+    ladder = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18)
+    qs = [1.0, 1.25, 2.5, 3.999, 4.0, 6.7, 8.0]
+    trained = lambda_at(torch.tensor(ladder, dtype=torch.float64).log(), torch.tensor(qs, dtype=torch.float64))
+    for q, lam in zip(qs, trained.tolist()):
+        assert rd_lambda(ladder, q) == pytest.approx(lam, rel=1e-12)

@@ -18,10 +18,10 @@ from PIL import Image
 
 from lvc import api
 from lvc.cli import main
-from lvc.inspect import GopCounter, evenly_spaced, inspect, parse_frame_list
+from lvc.tools.inspect import GopCounter, evenly_spaced, inspect, parse_frame_list
 from lvc.io.container import ContainerReader
 from lvc.io.video import Y4mWriter
-from lvc.panels import compose_panel, error_heatmap, flow_to_rgb, frame_tiles, residual_to_rgb
+from lvc.tools.panels import compose_panel, error_heatmap, flow_to_rgb, frame_tiles, residual_to_rgb
 from tests.conftest import natural_image
 
 W, H = 64, 48
@@ -211,7 +211,7 @@ def test_dump_writes_one_panel_per_chosen_frame(tiny_env, clip, tmp_path) -> Non
     expected = compose_panel(frame_tiles(np.zeros((H, W, 3), np.uint8), np.zeros((H, W, 3), np.uint8)))
     assert panel.shape == expected.shape
     decoded = next(f.rgb for f in api.iter_decode(lvc) if f.index == 5)
-    from lvc.panels import LABEL_HEIGHT
+    from lvc.tools.panels import LABEL_HEIGHT
 
     top, left = 4 + LABEL_HEIGHT, 4 + 96 + 4  # second tile: the decoded frame, bit-exact in the PNG
     np.testing.assert_array_equal(panel[top:top + H, left:left + W], decoded)

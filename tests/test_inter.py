@@ -38,7 +38,7 @@ def test_p_frame_round_trip_is_exact() -> None:
         c = codec.compress(x, ref, q, flow=flow)
         d = codec.decompress(c.streams, ref, q)
         assert torch.equal(d.x_hat, c.x_hat)
-        assert torch.equal(d.extras["flow"], c.extras["flow"])
+        assert torch.equal(d.flow_hat, c.flow_hat) and torch.equal(d.prediction, c.prediction)
 
 
 def test_temporal_motion_round_trips_and_predicts_a_steady_pan() -> None:
@@ -50,18 +50,18 @@ def test_temporal_motion_round_trips_and_predicts_a_steady_pan() -> None:
     flow = torch.randn(1, 2, 64, 64) * 4
     first = codec.compress(x, ref, 4.0, flow=flow, lam=0.01)
     assert first.streams[0] == bytes([0])  # nothing to predict from after an I-frame
-    second = codec.compress(x, ref, 4.0, flow=first.extras["flow"], flow_prev=first.extras["flow"], lam=0.01)
+    second = codec.compress(x, ref, 4.0, flow=first.flow_hat, flow_prev=first.flow_hat, lam=0.01)
     assert second.streams[0] == bytes([1])
     k = codec.motion_streams
     assert sum(map(len, second.streams[1:k])) <= sum(map(len, first.streams[1:k]))
-    d = codec.decompress(second.streams, ref, 4.0, flow_prev=first.extras["flow"])
-    assert torch.equal(d.x_hat, second.x_hat) and torch.equal(d.extras["flow"], second.extras["flow"])
+    d = codec.decompress(second.streams, ref, 4.0, flow_prev=first.flow_hat)
+    assert torch.equal(d.x_hat, second.x_hat) and torch.equal(d.flow_hat, second.flow_hat)
 
 
 def test_temporal_motion_refuses_a_missing_previous_flow_or_an_unknown_mode() -> None:
     codec = _tiny_inter(temporal_motion=True)
     ref, x = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
-    flow = codec.compress(x, ref, 4.0, flow=torch.randn(1, 2, 64, 64) * 4).extras["flow"]
+    flow = codec.compress(x, ref, 4.0, flow=torch.randn(1, 2, 64, 64) * 4).flow_hat
     c = codec.compress(x, ref, 4.0, flow=flow, flow_prev=flow, lam=0.01)
     assert c.streams[0] == bytes([1])
     with pytest.raises(ValueError, match="none precedes it"):
@@ -122,7 +122,7 @@ def _proxy_loss(codec: InterCodec, cur: torch.Tensor, ref: torch.Tensor, flow: t
 
 
 def test_rd_refiner_lowers_the_frame_cost_and_leaves_the_codec_alone() -> None:
-    from lvc.models.rd_refine import RdFlowRefiner
+    from lvc.codec.rd_refine import RdFlowRefiner
     from tests.test_flow import _smooth_pair
 
     codec = _tiny_inter()
@@ -132,10 +132,24 @@ def test_rd_refiner_lowers_the_frame_cost_and_leaves_the_codec_alone() -> None:
     expected_next = torch.rand(3)
     torch.manual_seed(123)
     with torch.inference_mode():  # as the encoder calls it
-        fits = [RdFlowRefiner(iters=8, lr=0.3)(codec, cur, ref, 4.0, lam, start) for _ in range(2)]
+        fits = [RdFlowRefiner(codec, iters=8, lr=0.3)(cur, ref, 4.0, lam, start) for _ in range(2)]
     assert torch.equal(torch.rand(3), expected_next)  # the caller's random stream is untouched
     assert torch.equal(fits[0], fits[1])  # reproducible: its noise has its own seed
     assert not codec.motion.training and not codec.residual.training
     assert all(p.grad is None for p in codec.parameters())
     assert _proxy_loss(codec, cur, ref, fits[0], lam) < _proxy_loss(codec, cur, ref, start, lam)
-    assert RdFlowRefiner(iters=0)(codec, cur, ref, 4.0, lam, start) is start
+    assert RdFlowRefiner(codec, iters=0)(cur, ref, 4.0, lam, start) is start
+
+
+def test_every_codec_part_speaks_the_one_contract() -> None:
+    """forward / compress / decompress, with the results the contract names (lvc.models.contract)."""
+    from lvc.models.contract import CodecPart
+
+    codec = _tiny_inter()
+    for part in (codec, codec.motion, codec.residual):
+        assert isinstance(part, CodecPart)
+    ref, x, flow = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48), torch.randn(1, 2, 32, 48)
+    c = codec.compress(x, ref, 3.0, flow=flow)
+    d = codec.decompress(c.streams, ref, 3.0)
+    assert isinstance(c.streams, list) and torch.equal(d.x_hat, c.x_hat)
+    assert not hasattr(codec, "estimate")  # the flow is the caller's: the encoder's motion search finds it

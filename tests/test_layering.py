@@ -1,12 +1,22 @@
-"""Imports run one way: the byte layer, GOP logic, I/O and `lvc info` never load torch, and lvc never
-imports train or lightning."""
+"""Imports run one way, as the tree says (DESIGN.md §2):
+
+* ``lvc.format`` (the byte layout) and ``lvc.io`` never import torch, nor does ``lvc.codec.gop``, the
+  rate control or the presets, so ``lvc info`` and ``--help`` start fast;
+* ``lvc.codec`` (what can change decoded bits) never imports ``lvc.tools`` (what only reports);
+* ``lvc.format`` imports nothing of lvc above it (no io, codec, models or tools);
+* lvc never imports train or lightning.
+"""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import ROOT
+
+LVC = ROOT / "lvc"
 
 
 def _loaded_after(imports: str) -> set[str]:
@@ -15,13 +25,57 @@ def _loaded_after(imports: str) -> set[str]:
     return set(out.stdout.split())
 
 
-def test_light_modules_do_not_import_torch() -> None:
-    mods = _loaded_after("import lvc, lvc.api, lvc.bitstream, lvc.gop, lvc.io.video, lvc.io.audio, lvc.io.container, "
-                         "lvc.stream_info, lvc.cli, lvc.inspect, lvc.compare, "
-                         "lvc.presets, lvc.ratecontrol")
+def _modules(package: str) -> list[str]:
+    folder = LVC / package
+    return [f"lvc.{package}." + ".".join(p.relative_to(folder).with_suffix("").parts)
+            for p in sorted(folder.rglob("*.py")) if p.name != "__init__.py"]
+
+
+def _imported(path: Path) -> set[str]:
+    """Every module ``path`` names in an import, at any depth (lazy imports inside functions included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def _imports_of(package: str) -> dict[str, set[str]]:
+    return {str(p.relative_to(ROOT)): _imported(p) for p in sorted((LVC / package).rglob("*.py"))}
+
+
+def test_format_io_and_the_pure_encoder_decisions_do_not_load_torch() -> None:
+    light = ["lvc", "lvc.api", "lvc.cli", *_modules("format"), *_modules("io"),
+             "lvc.codec.gop", "lvc.codec.modes", "lvc.codec.ratecontrol", "lvc.codec.presets", "lvc.rates",
+             "lvc.tools.inspect", "lvc.tools.compare"]
+    mods = _loaded_after("import " + ", ".join(light))
     assert "torch" not in mods
+    assert "lvc.format.stream_info" in mods and "lvc.io.x26x" in mods  # the lists above were found
+
+
+def test_format_and_io_never_name_torch_even_lazily() -> None:
+    for package in ("format", "io"):
+        for path, names in _imports_of(package).items():
+            assert not {n for n in names if n.split(".")[0] in ("torch", "torchvision")}, path
+
+
+def test_format_depends_on_nothing_above_it() -> None:
+    for path, names in _imports_of("format").items():
+        above = {n for n in names if n.startswith(("lvc.io", "lvc.codec", "lvc.models", "lvc.entropy", "lvc.tools",
+                                                   "lvc.api", "lvc.cli"))}
+        assert not above, f"{path} imports {above}"
+
+
+def test_codec_never_imports_tools() -> None:
+    imports = _imports_of("codec")
+    assert "lvc/codec/encoder.py" in imports
+    for path, names in imports.items():
+        assert not {n for n in names if n.startswith("lvc.tools")}, path
 
 
 def test_lvc_never_imports_training_code() -> None:
-    mods = _loaded_after("import lvc.api, lvc.image, lvc.models.zoo")
+    mods = _loaded_after("import lvc.api, lvc.image, lvc.models.zoo, lvc.codec.encoder, lvc.codec.decoder")
     assert not {m for m in mods if m == "train" or m.startswith(("train.", "lightning"))}

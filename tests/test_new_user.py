@@ -18,7 +18,7 @@ from PIL import Image
 
 from lvc import api
 from lvc.cli import main
-from lvc.stream_info import stream_info
+from lvc.io.container import stream_info
 from tests.conftest import ROOT, TINY_ID, natural_image
 from tests.media import moving_frames, write_clip
 
@@ -54,7 +54,7 @@ def test_lvc_info_stays_a_function_after_any_import(tiny_env, png, tmp_path) -> 
 
     out = tmp_path / "k.lvc"
     lvc.encode(png, out, model=TINY_ID)
-    for module in ("lvc.api", "lvc.stream_info", "lvc.inspect", "lvc.cli"):
+    for module in ("lvc.api", "lvc.format.stream_info", "lvc.tools.inspect", "lvc.cli"):
         importlib.import_module(module)
     first, second = lvc.info(out), lvc.info(out)  # this raised "'module' object is not callable"
     assert first == second and first.width == 56
@@ -139,7 +139,7 @@ def test_frames_and_start_trim_the_audio(tiny_env, tmp_path) -> None:  # noqa: A
 
 
 def test_compare_counts_no_audio(tiny_env, tiny_model, tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from lvc import compare
+    from lvc.tools import compare
 
     seen = []
     real = api.encode
@@ -401,7 +401,7 @@ def test_info_on_a_still_prints_no_video_rates(tiny_env, png, tmp_path, capsys) 
 
 # ---------------------------------------------------------------------- A14: the presets' docstring
 def test_presets_docstring_says_what_the_presets_do() -> None:
-    import lvc.presets as presets
+    import lvc.codec.presets as presets
 
     fast = presets.PRESETS["fast"]
     assert fast.flow_scale == 0.5 and fast.warp_fit

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from lvc.ratecontrol import RateController, parse_bitrate, parse_size
+from lvc.codec.ratecontrol import RateController, parse_bitrate, parse_size
 
 
 def _simulate(ctl: RateController, frames: int, *, slope: float, a_i: float, a_p: float, gop: int,

@@ -75,7 +75,7 @@ def test_inter_stage_smoke_and_video_export(tmp_path: Path, monkeypatch, tiny_en
     from lightning.pytorch.cli import LightningCLI
 
     from lvc import api
-    from lvc.stream_info import stream_info
+    from lvc.io.container import stream_info
     from tests.media import moving_frames, write_y4m
     from train.export import export_checkpoint, slim_checkpoint
 

@@ -14,7 +14,7 @@ import pytest
 from lvc import api
 from lvc.cli import main
 from lvc.errors import InputError
-from lvc.stream_info import stream_info
+from lvc.io.container import stream_info
 from tests.conftest import ROOT, TINY_ID, shared_data
 from tests.media import moving_frames, rotate_mp4, write_audio_only, write_clip, write_y4m
 
@@ -158,8 +158,11 @@ def test_p_frames_round_trip_in_another_process(tiny_env, tiny_video_weights, tm
     lvc, recon = tmp_path / "p.lvc", tmp_path / "recon.y4m"
     api.encode(src, lvc, model=TINY_VIDEO_ID, quality=5, gop=4, recon=recon)
     assert stream_info(lvc).frame_types == "IPPPIP"
-    frames = list(api.iter_decode(lvc))
+    frames = list(api.iter_decode(lvc, intermediates=True))
     assert frames[1].parts.keys() >= {"motion", "residual"} and frames[1].extras["flow"].shape == (40, 56, 2)
+    plain = list(api.iter_decode(lvc))  # the decoding loop alone builds none of them
+    assert not plain[1].parts and not plain[1].extras
+    assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(frames, plain))
     out = tmp_path / "out.y4m"
     _decode_in_subprocess(lvc, out, 1)
     assert out.read_bytes() == recon.read_bytes()

@@ -19,11 +19,11 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from lvc.codec.motion_search import MotionSearch
 from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
-from lvc.models.layers import interp_levels
 from lvc.models.zoo import load_state
 from train.intra import DEFAULT_LAMBDAS
-from train.losses import rate_bpp
+from train.losses import lambda_at, rate_bpp
 from train.schedule import warmup_cosine
 
 Stage = Literal["motion", "residual", "joint"]
@@ -62,10 +62,12 @@ class InterModule(L.LightningModule):
         for name, p in self.inter.named_parameters():
             p.requires_grad_(name.startswith(TRAINED[stage]))
         self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
+        # The flow each P-frame codes: RAFT and the warp fit, as the medium preset finds it.
+        self.search = MotionSearch(estimator=self.inter.flow, refiner=self.inter.refiner)
 
     def lam(self, q: Tensor) -> Tensor:
         """λ at qualities q (B,), interpolated between the anchors exactly as the gains are."""
-        return interp_levels(self.log_lambdas, q).exp()
+        return lambda_at(self.log_lambdas, q)
 
     def training_step(self, clip: Tensor, batch_idx: int) -> Tensor:
         b, n = clip.shape[:2]
@@ -81,7 +83,7 @@ class InterModule(L.LightningModule):
         for t in range(1, steps + 1):
             x = clip[:, t]
             with torch.no_grad():
-                flow = self.inter.estimate(x, ref)
+                flow = self.search(x, ref, flow_prev=flow_prev)
             code = self.inter.predict if self.hparams.stage == "motion" else self.inter
             out = code(x, ref, q, flow=flow, flow_prev=flow_prev)
             flow_prev = out.flow_hat.detach()

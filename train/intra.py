@@ -11,9 +11,8 @@ import torch
 from torch import Tensor
 
 from lvc.models.builders import ImageCodecSpec, build_image_codec
-from lvc.models.layers import interp_levels
 from lvc.models.zoo import load_state
-from train.losses import rate_bpp
+from train.losses import lambda_at, rate_bpp
 from train.schedule import warmup_cosine
 
 # λ of each anchor quality (CompressAI's MSE ladder, loss = λ·255²·MSE + bpp).
@@ -67,7 +66,7 @@ class IntraModule(L.LightningModule):
 
     def lam(self, q: Tensor) -> Tensor:
         """λ at qualities q (B,), interpolated between the anchors exactly as the gains are."""
-        return interp_levels(self.log_lambdas, q).exp()
+        return lambda_at(self.log_lambdas, q)
 
     def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
         q = torch.empty(x.shape[0], device=x.device).uniform_(1, self.spec.levels)

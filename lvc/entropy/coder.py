@@ -22,7 +22,7 @@ import constriction
 import numpy as np
 
 from lvc.errors import CorruptStreamError
-from lvc.varint import read_varint, write_varint
+from lvc.format.varint import read_varint, unzigzag, write_varint, zigzag
 
 _Categorical = constriction.stream.model.Categorical
 
@@ -55,14 +55,6 @@ class CdfTables:
         return {**self.__dict__, "_models": {}}
 
 
-def _zigzag(v: np.ndarray) -> np.ndarray:
-    return np.where(v >= 0, 2 * v, -2 * v - 1)
-
-
-def _unzigzag(u: int) -> int:
-    return u // 2 if u % 2 == 0 else -(u + 1) // 2
-
-
 def encode(symbols: np.ndarray, indexes: np.ndarray, tables: CdfTables) -> bytes:
     """Code ``symbols[i]`` with table ``indexes[i]``; both flat int arrays of equal length."""
     symbols = np.asarray(symbols, dtype=np.int64).ravel()
@@ -76,8 +68,8 @@ def encode(symbols: np.ndarray, indexes: np.ndarray, tables: CdfTables) -> bytes
 
     out = bytearray()
     esc = bytearray()
-    for u in _zigzag(symbols[escaped]).tolist():
-        write_varint(esc, int(u))
+    for v in symbols[escaped].tolist():  # escapes are rare: a Python loop over them is cheap
+        write_varint(esc, zigzag(v))
     write_varint(out, len(esc))
     out += esc
 
@@ -98,7 +90,7 @@ def decode(data: bytes, indexes: np.ndarray, tables: CdfTables) -> np.ndarray:
     end = pos + n_esc
     while pos < end:
         u, pos = read_varint(data, pos, limit=end)
-        escapes.append(_unzigzag(u))
+        escapes.append(unzigzag(u))
     words = np.frombuffer(data, dtype="<u4", offset=end).astype(np.uint32)
     bins = np.empty(indexes.shape, dtype=np.int64)
     try:

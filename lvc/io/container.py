@@ -4,7 +4,7 @@
   name is ``lvc <version>``; pts and durations are the source's (variable frame rate kept), and
   the source's audio packets that overlap the coded frames are copied in unchanged (:mod:`lvc.io.audio`).
   (Matroska cannot hold a data stream, and MPEG-TS rewrites pts.)
-* Stills: the elementary stream of ``lvc.bitstream`` with no container around it, because MP4 boxes
+* Stills: the elementary stream of ``lvc.format.bitstream`` with no container around it, because MP4 boxes
   would cost ~750 bytes, 15 % of a Kodak image at 0.1 bpp.
 
 The two are told apart by their first bytes. Files are written to a temporary name and renamed on
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from lvc import bitstream as bs
+from lvc.format import bitstream as bs
+from lvc.format.stream_info import StreamInfo, describe
 from lvc.errors import CorruptStreamError, UnsupportedStreamError
 from lvc.io.audio import AudioCopy, span_seconds
 from lvc.io.files import AtomicOutput, check_input, temp_path
@@ -177,6 +178,11 @@ class ContainerReader:
         except av.error.FFmpegError as exc:
             raise CorruptStreamError(f"{self.path}: container is corrupt ({exc})") from None
 
+    def sized_units(self) -> Iterator[tuple[bs.Unit, int]]:
+        """``(unit, size in bytes)`` of every unit of every access unit, in order, validated."""
+        for au in self.units():
+            yield from bs.iter_sized_units(au.data, elementary=self.elementary)
+
     def close(self) -> None:
         if not self.elementary:
             self._in.close()
@@ -186,3 +192,11 @@ class ContainerReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def stream_info(path: str | Path) -> StreamInfo:
+    """Parse every unit header of ``path`` (no pixel decoding, no torch)."""
+    with ContainerReader(path) as reader:
+        units = (unit for unit, _ in reader.sized_units())
+        return describe(str(path), units, file_bytes=reader.info.size_bytes, elementary=reader.info.elementary,
+                        audio_streams=reader.info.audio_streams)

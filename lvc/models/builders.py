@@ -89,7 +89,7 @@ class InterCodecSpec:
     flow_variant: str = "small"
     flow_updates: int = 6
     flow_scale: float = 1.0  # RAFT on downscaled frames (< 1) is the encoder's speed knob on CPUs
-    refine_iters: int = 10  # encoder-side fit of the flow to the frame (lvc.models.refine); 0 = RAFT alone
+    refine_iters: int = 10  # encoder-side fit of the flow to the frame (lvc.codec.refine); 0 = RAFT alone
     refine_scale: int = 4
     refine_lr: float = 0.3
     flow_norm: float = 8.0
@@ -106,7 +106,7 @@ def build_inter_codec(spec: InterCodecSpec, *, with_flow: bool = True) -> InterC
     from lvc.models.flow import FlowEstimator
     from lvc.models.inter import InterCodec
     from lvc.models.motion import MotionCodecSpec, build_motion_codec
-    from lvc.models.refine import FlowRefiner
+    from lvc.codec.refine import FlowRefiner
 
     flow = (FlowEstimator(variant=spec.flow_variant, updates=spec.flow_updates, flow_scale=spec.flow_scale)
             if with_flow else None)

@@ -1,6 +1,6 @@
 """The P-frame codec: RAFT motion, motion coding, motion compensation and residual coding.
 
-    flow     = refine(RAFT(x, ref))               encoder only; the decoder never runs either
+    flow     = given                              the encoder's motion search (lvc.codec.motion_search)
     base     = flow_prev or 0                     temporal motion prediction (see below)
     flow_hat = base + motion((flow − base) / σ) · σ    hyperprior flow codec (lvc.models.motion)
     pred     = MC(ref, flow_hat)                  warp + refinement (lvc.models.compensation)
@@ -8,8 +8,10 @@
                                                   conditioner it also sees pred (lvc.models.condition)
     x_hat    = pred + r_hat
 
-``forward``, ``compress`` and ``decompress`` share :meth:`_reconstruct`, so the motion, warp and
-residual graph is written once. The reference is always a *decoded* frame (closed loop).
+``forward``, ``compress`` and ``decompress`` (the contract of :mod:`lvc.models.contract`) share
+:meth:`_reconstruct`, so the motion, warp and residual graph is written once. The reference is always
+a *decoded* frame (closed loop). Each takes the flow it is given: finding it is the encoder's motion
+search, which runs the RAFT estimator and the warp fit this codec carries with its weights.
 
 Temporal motion prediction (``temporal_motion``): motion is smooth in time, so the previous
 P-frame's decoded flow predicts this one's, and the motion codec codes only the difference. On a
@@ -22,7 +24,7 @@ is no previous flow and the flow is coded as it is.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -30,7 +32,6 @@ from torch import Tensor, nn
 from lvc.models.compensation import MotionCompensation
 from lvc.models.flow import FlowEstimator
 from lvc.models.image_codec import ImageCodec
-from lvc.models.refine import FlowRefiner
 
 RESIDUAL_OFFSET = 0.5  # residuals are centred like images, which the warm-started residual codec expects
 MOTION_FRESH, MOTION_TEMPORAL = 0, 1  # the motion-mode byte: flow coded as it is / minus the previous flow
@@ -48,19 +49,32 @@ class InterOutput:
 
 
 @dataclass
-class InterCompressed:
-    """Motion streams then residual streams, the decoder-exact frame and its intermediates."""
+class InterReconstruction:
+    """What ``decompress`` returns: the frame, and the decoded flow and prediction it was made from
+    (the next P-frame predicts its motion from ``flow_hat``)."""
+
+    x_hat: Tensor
+    flow_hat: Tensor
+    prediction: Tensor
+
+
+@dataclass
+class InterCompressed(InterReconstruction):
+    """What ``compress`` returns: motion streams then residual streams, and the decoder-exact reconstruction."""
 
     streams: list[bytes]
-    x_hat: Tensor
-    extras: dict[str, Tensor] = field(default_factory=dict)
 
 
 class InterCodec(nn.Module):
-    """Codes a frame ``x`` given a decoded reference ``ref``, both (B, 3, H, W) in [0, 1]."""
+    """Codes a frame ``x`` given a decoded reference ``ref``, both (B, 3, H, W) in [0, 1].
+
+    ``flow`` (RAFT) and ``refiner`` (the warp fit) are encoder-side parts carried with the weights;
+    this class never runs them (see :class:`lvc.codec.motion_search.MotionSearch`).
+    """
 
     def __init__(self, *, motion: ImageCodec, compensation: MotionCompensation, residual: ImageCodec,
-                 flow: FlowEstimator | None = None, refiner: FlowRefiner | None = None,
+                 flow: FlowEstimator | None = None,
+                 refiner: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None,
                  flow_norm: float = 8.0, temporal_motion: bool = False) -> None:
         super().__init__()
         self.flow = flow
@@ -91,14 +105,6 @@ class InterCodec(nn.Module):
         motion, residual = sum(map(len, streams[:k])), sum(map(len, streams[k:]))
         return {"header": total - motion - residual, "motion": motion, "residual": residual}
 
-    def estimate(self, x: Tensor, ref: Tensor, *, refine: bool = True, flow_scale: float | None = None) -> Tensor:
-        """The flow the encoder codes: RAFT's (at ``flow_scale`` when given), refined against ``x`` when
-        a refiner is set and ``refine``."""
-        if self.flow is None:
-            raise RuntimeError("this InterCodec has no flow estimator (decoder-only)")
-        flow = self.flow(x, ref, flow_scale=flow_scale)
-        return flow if self.refiner is None or not refine else self.refiner(x, ref, flow)
-
     def _base(self, flow_prev: Tensor | None) -> Tensor | None:
         """The motion predictor the codec may use: the previous decoded flow, if temporal prediction is on."""
         return flow_prev if self.temporal_motion else None
@@ -123,20 +129,18 @@ class InterCodec(nn.Module):
         r_hat = code_residual(r_in, cond) - RESIDUAL_OFFSET
         return pred + r_hat, pred
 
-    def predict(self, x: Tensor, ref: Tensor, q: float | Tensor, flow: Tensor | None = None,
+    def predict(self, x: Tensor, ref: Tensor, q: float | Tensor, *, flow: Tensor,
                 flow_prev: Tensor | None = None) -> InterOutput:
         """Training proxy of the motion half only (motion coding and compensation): ``x_hat`` is the
         prediction. The motion/compensation training stage uses it without paying for the residual."""
-        flow = self.estimate(x, ref) if flow is None else flow
         flow_hat, liks = self._motion_proxy(flow, self._base(flow_prev), q)
         pred = self.compensation(ref, flow_hat)
         return InterOutput(x_hat=pred, prediction=pred, flow=flow, flow_hat=flow_hat, likelihoods=liks)
 
-    def forward(self, x: Tensor, ref: Tensor, q: float | Tensor, flow: Tensor | None = None,
+    def forward(self, x: Tensor, ref: Tensor, q: float | Tensor, *, flow: Tensor,
                 flow_prev: Tensor | None = None) -> InterOutput:
-        """Training proxy of the whole P-frame; ``flow`` may be given (e.g. precomputed), else RAFT runs;
-        ``flow_prev`` is the previous P-frame's decoded flow (None after an I-frame)."""
-        flow = self.estimate(x, ref) if flow is None else flow
+        """Training proxy of the whole P-frame coding ``flow``; ``flow_prev`` is the previous P-frame's
+        decoded flow (None after an I-frame)."""
         flow_hat, liks = self._motion_proxy(flow, self._base(flow_prev), q)
 
         def code(r_in: Tensor | None, cond: Tensor | None) -> Tensor:
@@ -157,12 +161,12 @@ class InterCodec(nn.Module):
         return mode + list(m.streams), flow_hat
 
     @torch.no_grad()
-    def compress(self, x: Tensor, ref: Tensor, q: float, flow: Tensor | None = None,
+    def compress(self, x: Tensor, ref: Tensor, q: float, *, flow: Tensor,
                  flow_prev: Tensor | None = None, lam: float | None = None) -> InterCompressed:
-        """Real bytes and the reconstruction the decoder will produce. With temporal prediction and a
-        previous flow, the flow is coded both fresh and against ``flow_prev``, and the cheaper kept:
-        motion bits plus ``lam``·255²·MSE of the prediction per pixel (bits alone without ``lam``)."""
-        flow = self.estimate(x, ref) if flow is None else flow
+        """Real bytes coding ``flow`` and the residual, and the reconstruction the decoder will produce.
+        With temporal prediction and a previous flow, the flow is coded both fresh and against
+        ``flow_prev``, and the cheaper kept: motion bits plus ``lam``·255²·MSE of the prediction per
+        pixel (bits alone without ``lam``)."""
         bases = [None] + ([flow_prev] if self._base(flow_prev) is not None else [])
         best: tuple[float, list[bytes], Tensor, Tensor] | None = None
         pixels = x.shape[-1] * x.shape[-2]
@@ -182,11 +186,11 @@ class InterCodec(nn.Module):
             return c.x_hat
 
         x_hat, pred = self._reconstruct(ref, flow_hat, code, x, pred)
-        return InterCompressed(streams, x_hat, {"flow": flow_hat, "prediction": pred})
+        return InterCompressed(x_hat=x_hat, flow_hat=flow_hat, prediction=pred, streams=streams)
 
     @torch.no_grad()
     def decompress(self, streams: list[bytes], ref: Tensor, q: float,
-                   flow_prev: Tensor | None = None) -> InterCompressed:
+                   flow_prev: Tensor | None = None) -> InterReconstruction:
         """The frame from its streams, the same decoded reference and the same previous flow."""
         k = self.motion_streams
         if len(streams) != k + self.residual_streams:
@@ -209,4 +213,4 @@ class InterCodec(nn.Module):
             return self.residual.decompress(streams[k:], size, q, device=ref.device, cond=cond)
 
         x_hat, pred = self._reconstruct(ref, flow_hat, code, None)
-        return InterCompressed(list(streams), x_hat, {"flow": flow_hat, "prediction": pred})
+        return InterReconstruction(x_hat=x_hat, flow_hat=flow_hat, prediction=pred)

@@ -1,6 +1,6 @@
 """Figures for ``lvc inspect`` (bits and PSNR per frame) and ``lvc compare`` (rate-distortion curves).
 
-matplotlib is optional (the ``dev`` extra): it is imported only here, lazily, with the Agg backend so
+matplotlib is optional (the ``plot`` extra): it is imported only here, lazily, with the Agg backend so
 that no display is needed. Figures come back as PNG bytes; the caller decides where they go (a
 file, or inlined in the HTML report).
 """
@@ -11,13 +11,30 @@ import io
 import math
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lvc.errors import LvcError
 
-if TYPE_CHECKING:
-    from lvc.compare import RdPoint
-    from lvc.inspect import FrameRecord
+
+class FramePoint(Protocol):
+    """What a per-frame figure reads of each frame (an ``lvc.tools.inspect.FrameRecord`` is one)."""
+
+    index: int
+    type: str
+    bytes: int
+    psnr: float | None
+    psnr_y: float | None
+
+
+class RatePoint(Protocol):
+    """What an RD figure reads of each encode (an ``lvc.tools.compare.RdPoint`` is one)."""
+
+    codec: str
+    psnr: float
+    ms_ssim: float
+
+    @property
+    def bpp(self) -> float: ...
 
 _I_COLOR, _P_COLOR = "#d62728", "#1f77b4"
 _MANY = 1500  # beyond this many frames, bars become a step line (thousands of bars draw slowly)
@@ -44,7 +61,7 @@ def _png(fig) -> bytes:  # noqa: ANN001 - a matplotlib Figure
     return buf.getvalue()
 
 
-def inspect_figure(records: Sequence[FrameRecord], *, title: str = "") -> bytes:
+def inspect_figure(records: Sequence[FramePoint], *, title: str = "") -> bytes:
     """Bits per frame (I-frames in red) and, when measured, RGB and Y PSNR per frame, on one frame axis."""
     plt = require_matplotlib()
     with_psnr = any(r.psnr is not None for r in records)
@@ -87,7 +104,7 @@ def inspect_figure(records: Sequence[FrameRecord], *, title: str = "") -> bytes:
     return _png(fig)
 
 
-def rd_figure(points: Sequence[RdPoint], *, title: str = "") -> bytes:
+def rd_figure(points: Sequence[RatePoint], *, title: str = "") -> bytes:
     """Rate-distortion curves, one per codec: bpp against RGB PSNR and against MS-SSIM (dB)."""
     from lvc.metrics import ms_ssim_db
 

@@ -5,19 +5,16 @@ small :class:`FrameRecord` per frame, so memory stays flat however long the clip
 want pictures of some frames (``--dump``, ``--html``) get them through a callback during the pass;
 nothing else holds a frame.
 
-``lvc inspect`` itself (:func:`command`) wires the pass to its outputs: the terminal table,
-``--csv``, ``--json``, ``--plot`` (:mod:`lvc.plots`), ``--dump`` (:mod:`lvc.panels`) and ``--html``
-(:mod:`lvc.html_report`).
+:func:`run` wires the pass to the outputs of ``lvc inspect``: the table, CSV, JSON, the plot
+(:mod:`lvc.tools.plots`), panels (:mod:`lvc.tools.panels`) and the HTML page
+(:mod:`lvc.tools.html_report`); ``lvc.cli`` parses the options and prints.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import json
 import math
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -26,8 +23,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lvc import rates
 from lvc.errors import InputError
-from lvc.stream_info import StreamInfo
+from lvc.format.stream_info import StreamInfo
+from lvc.tools import json_doc
 
 if TYPE_CHECKING:
     from lvc.io.video import SourceFrame
@@ -124,31 +123,20 @@ def ordered_parts(parts: Iterable[dict[str, int]]) -> list[str]:
     return [p for p in PART_ORDER if p in names] + sorted(names - set(PART_ORDER))
 
 
-def mean_finite(values: Iterable[float | None]) -> float | None:
-    """Mean of the finite values (a lossless frame's infinite PSNR is left out, as ``lvc encode`` does);
-    ``inf`` when every value is infinite, None when there are none."""
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return None
-    finite = [v for v in vals if math.isfinite(v)]
-    return float(np.mean(finite)) if finite else math.inf
-
-
 def summarize(records: list[FrameRecord], label: str, info: StreamInfo) -> Summary:
     """Totals (bytes, per-part bytes) and per-frame means (bpp, PSNR, MS-SSIM) of ``records``."""
-    from lvc.metrics import bpp
-
     total = sum(r.bytes for r in records)
-    n = max(len(records), 1)
+    n = len(records)
     parts: dict[str, int] = {}
     for r in records:
         for k, v in r.parts.items():
             parts[k] = parts.get(k, 0) + v
     return Summary(label=label, first=records[0].index if records else 0, last=records[-1].index if records else -1,
-                   types="".join(r.type for r in records), bytes=total, bpp=bpp(total, info.height, info.width) / n,
-                   kbps=total * 8 * float(info.fps) / n / 1000, parts={p: parts[p] for p in ordered_parts([parts])},
-                   psnr=mean_finite(r.psnr for r in records), psnr_y=mean_finite(r.psnr_y for r in records),
-                   ms_ssim=mean_finite(r.ms_ssim for r in records))
+                   types="".join(r.type for r in records), bytes=total,
+                   bpp=rates.bpp(total, info.height, info.width, n), kbps=rates.kbps(total, n, float(info.fps)),
+                   parts={p: parts[p] for p in ordered_parts([parts])},
+                   psnr=rates.mean_finite(r.psnr for r in records), psnr_y=rates.mean_finite(r.psnr_y for r in records),
+                   ms_ssim=rates.mean_finite(r.ms_ssim for r in records))
 
 
 class GopCounter:
@@ -264,10 +252,10 @@ def iter_inspect(path: str | Path, *, ref: str | Path | None = None, info: Strea
     info = info or api.info(path)
     sources = _ByTime(ref, *_reference(ref, info), info) if ref is not None else None
     try:
-        from lvc.metrics import bpp, ms_ssim, psnr, psnr_y
+        from lvc.metrics import ms_ssim, psnr, psnr_y
 
         gops = GopCounter(info.gop)
-        for frame in api.iter_decode(path, device=device):
+        for frame in api.iter_decode(path, device=device, intermediates=True):
             t = float(frame.pts * info.time_base)
             source = None
             if sources is not None:
@@ -275,7 +263,8 @@ def iter_inspect(path: str | Path, *, ref: str | Path | None = None, info: Strea
                 source = sources.at(t, float(half), frame.index)
             record = FrameRecord(index=frame.index, pts=frame.pts, time=t,
                                  type=frame.frame_type, bytes=frame.nbytes,
-                                 bpp=bpp(frame.nbytes, info.height, info.width), gop=gops.next(frame.frame_type),
+                                 bpp=rates.bpp(frame.nbytes, info.height, info.width),
+                                 gop=gops.next(frame.frame_type),
                                  parts=dict(frame.parts))
             if source is not None:
                 record.psnr = psnr(source, frame.rgb)
@@ -351,18 +340,6 @@ def format_table(report: Report) -> str:
     return "\n".join(lines)
 
 
-def json_safe(value: object) -> object:
-    """``value`` with every non-finite float (inside dicts and lists too) replaced by None: JSON has no inf
-    or NaN, and null is what every reader parses."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
 def report_dict(report: Report) -> dict[str, object]:
     """The JSON document: the stream, the per-frame records, the GOPs and the clip."""
     i = report.info
@@ -371,9 +348,9 @@ def report_dict(report: Report) -> dict[str, object]:
         "file": i.path, "file_bytes": i.file_bytes, "payload_bytes": report.payload_bytes, "ref": report.ref,
         "width": i.width, "height": i.height, "fps": float(i.fps), "frames": i.frames, "gop": i.gop,
         "model_id": i.model_id, "quality": i.quality,
-        "records": [json_safe(r.flat(parts)) for r in report.records],
-        "gops": [json_safe(s.as_dict()) for s in report.gops()],
-        "clip": json_safe(report.clip().as_dict()),
+        "records": [json_doc.json_safe(r.flat(parts)) for r in report.records],
+        "gops": [json_doc.json_safe(s.as_dict()) for s in report.gops()],
+        "clip": json_doc.json_safe(report.clip().as_dict()),
     }
 
 
@@ -389,7 +366,8 @@ def csv_text(report: Report) -> str:
 
 
 def json_text(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=1, allow_nan=False) + "\n"
+    """The JSON document of :func:`report_dict`, as text."""
+    return json_doc.json_text(report_dict(report))
 
 
 # ---------------------------------------------------------------------- lvc inspect
@@ -403,7 +381,7 @@ class PanelDumper:
 
     def __call__(self, record: FrameRecord, decoded: np.ndarray, source: np.ndarray | None, extras: dict) -> None:
         from lvc.io.video import write_png
-        from lvc.panels import compose_panel, frame_tiles
+        from lvc.tools.panels import compose_panel, frame_tiles
 
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"frame_{record.index:06d}.png"
@@ -419,50 +397,78 @@ class PanelDumper:
             remove_empty_folders(self.folder)
 
 
-def _outputs(args: argparse.Namespace) -> None:
+@dataclass(frozen=True)
+class Outputs:
+    """What one ``lvc inspect`` writes besides its table (each None: not written)."""
+
+    csv: str | None = None
+    json: str | None = None
+    plot: str | None = None  # PNG of bits and PSNR per frame (needs matplotlib)
+    html: str | None = None  # one self-contained page (needs matplotlib)
+    dump: str | None = None  # folder of panel PNGs
+    frames: str | None = None  # the frames that dump/html picture, e.g. "10,20-25"
+
+    def files(self) -> dict[str, str]:
+        """The single files asked for, by option name."""
+        return {k: v for k, v in (("csv", self.csv), ("json", self.json), ("plot", self.plot),
+                                  ("html", self.html)) if v is not None}
+
+
+@dataclass
+class Inspection:
+    """What :func:`run` did: the report, its table, and what it wrote."""
+
+    report: Report
+    table: str
+    written: list[str]
+    panels: int = 0
+
+
+def check_outputs(path: str | Path, outputs: Outputs, overwrite: bool) -> None:
+    """Refuse outputs that cannot be written, or options that do not go together, before any work."""
     from lvc.io.files import check_output
 
-    for name in ("csv", "json", "plot", "html"):
-        path = getattr(args, name)
-        if path is not None:
-            check_output(path, args.overwrite, (args.input,))
-            if Path(path).is_dir():
-                raise InputError(f"--{name} {path}: is a directory, expected a file")
-    if args.dump is not None:
-        check_output(args.dump, args.overwrite, (args.input,))
-        if Path(args.dump).exists() and not Path(args.dump).is_dir():
-            raise InputError(f"--dump {args.dump}: is a file, expected a folder")
-    if args.frames is not None and args.dump is None and args.html is None:
+    for name, out in outputs.files().items():
+        check_output(out, overwrite, (path,))
+        if Path(out).is_dir():
+            raise InputError(f"--{name} {out}: is a directory, expected a file")
+    if outputs.dump is not None:
+        check_output(outputs.dump, overwrite, (path,))
+        if Path(outputs.dump).exists() and not Path(outputs.dump).is_dir():
+            raise InputError(f"--dump {outputs.dump}: is a file, expected a folder")
+    if outputs.frames is not None and outputs.dump is None and outputs.html is None:
         raise InputError("--frames chooses the frames that --dump and --html picture; give one of them")
 
 
-def command(args: argparse.Namespace) -> int:
-    """``lvc inspect IN.lvc [--ref SOURCE] [--csv] [--json] [--plot] [--frames LIST --dump DIR] [--html]``."""
+def run(path: str | Path, outputs: Outputs = Outputs(), *, ref: str | Path | None = None, overwrite: bool = False,
+        device: str = "cpu", progress: bool = False) -> Inspection:
+    """Inspect ``path`` (against the source ``ref``, when given) and write ``outputs``."""
     from lvc import api
     from lvc.io.files import atomic_write_bytes, check_input
 
-    _outputs(args)
-    if args.ref is not None:
-        check_input(args.ref)  # now, before the stream is read
-    if args.plot is not None or args.html is not None:
-        from lvc.plots import require_matplotlib
+    check_outputs(path, outputs, overwrite)
+    if ref is not None:
+        check_input(ref)  # now, before the stream is read
+    if outputs.plot is not None or outputs.html is not None:
+        from lvc.tools.plots import require_matplotlib
 
         require_matplotlib()  # before the pass, not after minutes of decoding
-    info = api.info(args.input)
-    if args.frames is not None:
-        show = parse_frame_list(args.frames)
+    info = api.info(path)
+    if outputs.frames is not None:
+        show = parse_frame_list(outputs.frames)
         if show[-1] >= info.frames:
-            raise InputError(f"--frames {args.frames}: {info.path} has {info.frames} frames (0-{info.frames - 1})")
+            raise InputError(f"--frames {outputs.frames}: {info.path} has {info.frames} frames "
+                             f"(0-{info.frames - 1})")
     else:
-        show = evenly_spaced(info.frames) if (args.dump or args.html) else []
+        show = evenly_spaced(info.frames) if (outputs.dump or outputs.html) else []
 
     hooks: list[FrameHook] = []
-    dumper = PanelDumper(Path(args.dump)) if args.dump is not None else None
+    dumper = PanelDumper(Path(outputs.dump)) if outputs.dump is not None else None
     if dumper is not None:
         hooks.append(dumper)
     page = None
-    if args.html is not None:
-        from lvc.html_report import PageFrames
+    if outputs.html is not None:
+        from lvc.tools.html_report import PageFrames
 
         page = PageFrames()
         hooks.append(page.add)
@@ -472,40 +478,31 @@ def command(args: argparse.Namespace) -> int:
             hook(record, decoded, source, extras)
 
     try:
-        report = inspect(args.input, ref=args.ref, show=show, on_frame=on_frame, info=info, device=args.device,
-                         progress=not args.quiet)
+        report = inspect(path, ref=ref, show=show, on_frame=on_frame, info=info, device=device, progress=progress)
         table = format_table(report)
-        if args.csv is not None:
-            atomic_write_bytes(args.csv, csv_text(report).encode())
-        if args.json is not None:
-            atomic_write_bytes(args.json, json_text(report).encode())
-        if args.plot is not None or page is not None:
-            from lvc.plots import inspect_figure
+        if outputs.csv is not None:
+            atomic_write_bytes(outputs.csv, csv_text(report).encode())
+        if outputs.json is not None:
+            atomic_write_bytes(outputs.json, json_text(report).encode())
+        if outputs.plot is not None or page is not None:
+            from lvc.tools.plots import inspect_figure
 
-            figure = inspect_figure(report.records, title=Path(args.input).name)
-            if args.plot is not None:
-                atomic_write_bytes(args.plot, figure)
+            figure = inspect_figure(report.records, title=Path(path).name)
+            if outputs.plot is not None:
+                atomic_write_bytes(outputs.plot, figure)
             if page is not None:
-                from lvc.html_report import render_page
+                from lvc.tools.html_report import render_page
 
-                atomic_write_bytes(args.html, render_page(title=f"lvc inspect {Path(args.input).name}",
-                                                          summary=table.split("\n\n", 1)[-1], plot_png=figure,
-                                                          frames=page.frames).encode())
+                atomic_write_bytes(outputs.html, render_page(title=f"lvc inspect {Path(path).name}",
+                                                             summary=table.split("\n\n", 1)[-1], plot_png=figure,
+                                                             frames=page.frames).encode())
     except BaseException:
         if dumper is not None:
             dumper.abort()
         raise
-    if not args.quiet:
-        print(table)
-        # Which files were written goes to stderr, so that stdout stays the table alone.
-        for name in ("csv", "json", "plot", "html"):
-            if getattr(args, name) is not None:
-                print(f"wrote {getattr(args, name)}", file=sys.stderr)
-        if dumper is not None:
-            print(f"wrote {len(dumper.written)} panels to {args.dump}", file=sys.stderr)
-    return 0
+    return Inspection(report, table, list(outputs.files().values()), len(dumper.written) if dumper else 0)
 
 
-__all__ = ["FrameRecord", "GopCounter", "Report", "Summary", "command", "csv_text", "evenly_spaced",
-           "format_table", "inspect", "iter_inspect", "json_safe", "json_text", "mean_finite", "parse_frame_list",
-           "report_dict", "summarize"]
+__all__ = ["FrameRecord", "GopCounter", "Inspection", "Outputs", "Report", "Summary", "check_outputs", "csv_text",
+           "evenly_spaced", "format_table", "inspect", "iter_inspect", "json_text", "parse_frame_list", "report_dict",
+           "run", "summarize"]

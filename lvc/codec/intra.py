@@ -7,32 +7,15 @@ pure function of (height, width, tile), so the decoder rebuilds it from the sequ
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import torch
-from torch import Tensor
 
+from lvc.codec.frame_coder import CodedFrame, DecodedPicture
+from lvc.codec.tensors import codec_threads, to_tensor, to_uint8
 from lvc.errors import CorruptStreamError
 from lvc.models.image_codec import ImageCodec
 
 DEFAULT_TILE = 2048
-# oneDNN partitions large convolutions by thread count, and the partitioning changes the float
-# rounding: an encoder on 2 threads and a decoder on 1 disagree in the last bit, and the frame CRC
-# fails. Every codec computation therefore runs on this many intra-op threads, whatever the caller set.
-CODEC_THREADS = 2
-
-
-@contextmanager
-def codec_threads() -> Iterator[None]:
-    """Run the block on :data:`CODEC_THREADS` intra-op threads, then restore the caller's setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(CODEC_THREADS)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def tile_grid(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
@@ -45,18 +28,8 @@ def tile_grid(height: int, width: int, tile: int) -> list[tuple[int, int, int, i
     return [(ys[i], ys[i + 1], xs[j], xs[j + 1]) for i in range(rows) for j in range(cols)]
 
 
-def to_tensor(rgb: np.ndarray, device: torch.device | str) -> Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None].float().div_(255.0)
-
-
-def to_uint8(x: Tensor) -> np.ndarray:
-    """(1, 3, H, W) float -> (H, W, 3) uint8, the one rounding that encoder and decoder share."""
-    return x[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-
-
 class IntraCoder:
-    """Codes whole frames with an :class:`ImageCodec`."""
+    """Codes whole frames with an :class:`ImageCodec` (a :class:`~lvc.codec.frame_coder.FrameCoder`)."""
 
     def __init__(self, codec: ImageCodec, *, tile: int = DEFAULT_TILE, device: torch.device | str = "cpu") -> None:
         self.codec = codec
@@ -66,7 +39,7 @@ class IntraCoder:
 
     @torch.inference_mode()
     @codec_threads()
-    def encode(self, rgb: np.ndarray, quality: float) -> tuple[list[bytes], np.ndarray]:
+    def compress(self, rgb: np.ndarray, quality: float) -> CodedFrame:
         """Streams (tile-major) and the decoder-exact reconstruction of ``rgb`` (H, W, 3) uint8."""
         h, w, _ = rgb.shape
         recon = np.empty_like(rgb)
@@ -75,7 +48,7 @@ class IntraCoder:
             c = self.codec.compress(to_tensor(rgb[top:bottom, left:right], self.device), quality)
             streams += c.streams
             recon[top:bottom, left:right] = to_uint8(c.x_hat)
-        return streams, recon
+        return CodedFrame(streams, recon)
 
     def stream_parts(self, streams: list[bytes], total: int) -> dict[str, int]:
         """Bytes of the hyper-latent (z) and latent (y) streams; the rest of ``total`` is headers."""
@@ -86,8 +59,8 @@ class IntraCoder:
 
     @torch.inference_mode()
     @codec_threads()
-    def decode(self, streams: list[bytes], height: int, width: int, quality: float) -> np.ndarray:
-        """The frame (H, W, 3) uint8 from its streams."""
+    def decompress(self, streams: list[bytes], quality: float, *, height: int, width: int) -> DecodedPicture:
+        """The frame (H, W, 3) uint8 from its streams (the size comes from the sequence header)."""
         grid = tile_grid(height, width, self.tile)
         if len(streams) != len(grid) * self.streams_per_tile:
             raise CorruptStreamError(f"frame has {len(streams)} streams, expected {len(grid) * self.streams_per_tile}")
@@ -97,4 +70,4 @@ class IntraCoder:
             x_hat = self.codec.decompress(streams[i * k:(i + 1) * k], (bottom - top, right - left), quality,
                                           device=self.device)
             out[top:bottom, left:right] = to_uint8(x_hat)
-        return out
+        return DecodedPicture(out)

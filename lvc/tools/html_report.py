@@ -46,7 +46,7 @@ def data_uri(rgb: np.ndarray, max_side: int = MAX_SIDE, quality: int = JPEG_QUAL
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def caption(record) -> str:  # noqa: ANN001 - an lvc.inspect.FrameRecord
+def caption(record) -> str:  # noqa: ANN001 - an lvc.tools.inspect.FrameRecord
     """One line about a frame: index, pts, type, bytes, bpp and, when measured, PSNR and MS-SSIM."""
     text = f"frame {record.index}  pts {record.pts}  {record.type}  {record.bytes} bytes  {record.bpp:.4f} bpp"
     if record.psnr is not None:
@@ -61,7 +61,7 @@ class PageFrames:
     frames: list[PageFrame] = field(default_factory=list)
 
     def add(self, record, decoded: np.ndarray, source: np.ndarray | None, extras: dict) -> None:  # noqa: ANN001
-        from lvc.panels import frame_tiles
+        from lvc.tools.panels import frame_tiles
 
         images = {t.name: (t.label, data_uri(t.rgb)) for t in frame_tiles(decoded, source, extras)}
         self.frames.append(PageFrame(record.index, caption(record), images))

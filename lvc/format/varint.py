@@ -1,4 +1,5 @@
-"""LEB128 unsigned varints (stdlib only): the length and integer fields of the bitstream."""
+"""LEB128 unsigned varints and the zigzag map of signed integers onto them (stdlib only): the length
+and integer fields of the bitstream, and the entropy coder's escapes."""
 
 from __future__ import annotations
 
@@ -35,3 +36,13 @@ def read_varint(data: bytes | memoryview, pos: int, limit: int | None = None) ->
             return value, pos
         shift += 7
     raise CorruptStreamError("varint longer than 10 bytes")
+
+
+def zigzag(value: int) -> int:
+    """A signed integer as an unsigned one, small magnitudes first: 0, -1, 1, -2 -> 0, 1, 2, 3."""
+    return 2 * value if value >= 0 else -2 * value - 1
+
+
+def unzigzag(value: int) -> int:
+    """Inverse of :func:`zigzag`."""
+    return value // 2 if value % 2 == 0 else -(value + 1) // 2

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from lvc.errors import CorruptStreamError, UnsupportedStreamError
-from lvc.varint import read_varint, write_varint
+from lvc.format.varint import read_varint, unzigzag, write_varint, zigzag
 
 MAGIC = b"LVC\x00"
 VERSION = 1
@@ -91,14 +91,6 @@ def _write_bytes(out: bytearray, b: bytes) -> None:
     out += b
 
 
-def _zigzag(v: int) -> int:
-    return 2 * v if v >= 0 else -2 * v - 1
-
-
-def _unzigzag(u: int) -> int:
-    return u // 2 if u % 2 == 0 else -(u + 1) // 2
-
-
 def _unit(kind: int, body: bytes) -> bytes:
     out = bytearray([kind])
     write_varint(out, len(body))
@@ -131,7 +123,7 @@ def pack_sequence_header(h: SequenceHeader) -> bytes:
 def pack_frame(f: Frame) -> bytes:
     """A complete FRAME unit."""
     body = bytearray([FRAME_TYPES.index(f.frame_type)])  # u8
-    write_varint(body, _zigzag(f.pts))
+    write_varint(body, zigzag(f.pts))
     write_varint(body, f.duration)
     write_varint(body, round(f.quality * QUALITY_SCALE))
     body += struct.pack("<I", f.recon_crc)  # u32
@@ -222,7 +214,7 @@ def parse_body(kind: int, body: bytes) -> Unit:
         t = r.raw(1)[0]
         if t >= len(FRAME_TYPES):
             raise CorruptStreamError(f"unknown frame type {t}")
-        pts, dur, q = _unzigzag(r.varint()), r.varint(), r.varint() / QUALITY_SCALE
+        pts, dur, q = unzigzag(r.varint()), r.varint(), r.varint() / QUALITY_SCALE
         (crc,) = struct.unpack("<I", r.raw(4))
         n = r.varint()
         if n > len(body):

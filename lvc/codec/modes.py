@@ -1,74 +1,34 @@
-"""Frame-type decisions: a fixed intra period, optionally with scene-cut detection, and a
-rate–distortion choice of I over P frame by frame. Pure numpy.
-
-A scene cut is declared when the mean absolute difference of two consecutive frames' 1/8-scale
-luma exceeds ``cut_threshold`` (in 8-bit levels): predicting across a cut costs more than a fresh
-I-frame, and an I-frame there also restarts the prediction chain.
+"""The rate–distortion yardstick of the encoder's choices: λ at a quality, and the choice of I over P.
 
 Where the schedule says P, the encoder may also code the frame as I and keep whichever costs less
 in the training objective, ``bits + λ(q)·SSE`` (:class:`RdModeDecision`): on content the P-frame
 codec predicts badly, an I-frame is then both smaller and better, and it restarts the chain. The
 trial I-frame costs encoder time, so it is skipped where the P-frame already costs well under the
 last I-frame: within a scene an I-frame's cost drifts by a few per cent, not by a quarter.
+Pure numpy, no torch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-AUTO = 0  # `--gop auto`: scene cuts on top of the default period
 
-
-def thumbnail(rgb: np.ndarray, factor: int = 8) -> np.ndarray:
-    """Luma of ``rgb`` (H, W, 3) uint8, averaged over ``factor``² blocks (float32)."""
-    y = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-    h, w = (max(1, s // factor) * factor if s >= factor else s for s in y.shape)
-    y = y[:h, :w]
-    if h >= factor and w >= factor:
-        y = y.reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
-    return y.astype(np.float32)
-
-
-class GopScheduler:
-    """Decides I or P for each frame in order."""
-
-    def __init__(self, *, period: int, scene_cuts: bool = False, cut_threshold: float = 30.0) -> None:
-        if period < 1:
-            raise ValueError(f"GOP period must be >= 1, got {period}")
-        self.period = period
-        self.scene_cuts = scene_cuts
-        self.cut_threshold = cut_threshold
-        self._since_intra = 0
-        self._prev: np.ndarray | None = None
-
-    def decide(self, rgb: np.ndarray) -> str:
-        """'I' or 'P' for the next frame."""
-        thumb = thumbnail(rgb) if self.scene_cuts else None
-        cut = (thumb is not None and self._prev is not None
-               and float(np.abs(thumb - self._prev).mean()) > self.cut_threshold)
-        self._prev = thumb
-        if self._since_intra == 0 or self._since_intra >= self.period or cut:
-            self._since_intra = 1
-            return "I"
-        self._since_intra += 1
-        return "P"
-
-    def restart(self) -> None:
-        """The frame just decided P was coded as I: the next period counts from it."""
-        self._since_intra = 1
-
-
-def _sse(recon: np.ndarray, source: np.ndarray) -> float:
-    return float(np.square(recon.astype(np.float64) - source.astype(np.float64)).sum())
-
-
-def rd_lambda(lambdas: tuple[float, ...] | list[float], quality: float) -> float:
+def rd_lambda(lambdas: Sequence[float], quality: float) -> float:
     """λ of the training loss ``bpp + λ·255²·MSE`` at ``quality``: ``lambdas`` belong to the anchor
-    qualities 1, 2, ...; a fractional quality interpolates them log-linearly, as the codec's gains are."""
+    qualities 1, 2, ...; a fractional quality interpolates them log-linearly, as the codec's gains are.
+
+    The one λ interpolation: the encoder's choices and the training losses (``train``) both use it.
+    """
     logs = np.log(np.asarray(lambdas, dtype=np.float64))
     q = min(max(quality, 1.0), len(logs)) - 1
     lo = min(int(q), len(logs) - 2)
     return float(np.exp(logs[lo] + (q - lo) * (logs[lo + 1] - logs[lo])))
+
+
+def _sse(recon: np.ndarray, source: np.ndarray) -> float:
+    return float(np.square(recon.astype(np.float64) - source.astype(np.float64)).sum())
 
 
 class RdModeDecision:

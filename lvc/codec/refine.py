@@ -10,7 +10,7 @@ Measured (``bench/flow_warp.py``): on the benchmark clips the warped prediction 
 RAFT alone (1.9–5.8 dB per clip), for 0.06 s per 416×240 frame. With the motion codec trained on
 RAFT's flows, this alone made P-frames of foreman and basketballpass 8–13 % smaller at equal PSNR.
 
-The slow presets go further with :class:`lvc.models.rd_refine.RdFlowRefiner`.
+The slow presets go further with :class:`lvc.codec.rd_refine.RdFlowRefiner`.
 """
 
 from __future__ import annotations

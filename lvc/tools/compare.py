@@ -11,19 +11,18 @@ PSNR, Y PSNR, MS-SSIM, averaged over frames). BD-rates of lvc against each ancho
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from lvc import rates
+from lvc.codec.presets import DEFAULT_PRESET
 from lvc.errors import InputError, LvcError
 from lvc.io.x26x import ANCHORS, PRESET, TUNE, anchor_available, x26x_encode
-from lvc.presets import DEFAULT_PRESET
 
 DEFAULT_QUALITIES = (2.0, 4.0, 6.0, 8.0)
 DEFAULT_CRFS = (22, 27, 32, 37)
@@ -32,7 +31,7 @@ METRICS = (("psnr", "RGB PSNR"), ("psnr_y", "Y PSNR"), ("ms_ssim_db", "MS-SSIM")
 
 
 @dataclass(frozen=True)
-class RdPoint:
+class RdPoint(rates.Rated):
     """One encode: its file size and the mean quality of its decoded frames."""
 
     codec: str
@@ -46,16 +45,7 @@ class RdPoint:
     psnr_y: float
     ms_ssim: float
     encode_s: float | None = None  # wall-clock seconds of the encode, where measured
-
-    @property
-    def bpp(self) -> float:
-        from lvc.metrics import bpp
-
-        return bpp(self.file_bytes, self.height, self.width) / max(self.frames, 1)
-
-    @property
-    def kbps(self) -> float:
-        return self.file_bytes * 8 * self.fps / max(self.frames, 1) / 1000
+    bytes_field: ClassVar[str] = "file_bytes"  # what bpp and kbps count (rates.Rated)
 
     @property
     def ms_ssim_db(self) -> float:
@@ -85,7 +75,6 @@ def measure(decoded: Iterable[np.ndarray], source: str | Path, frames: int, *, l
             progress: bool) -> tuple[int, float, float, float]:
     """``(frames, mean RGB PSNR, mean Y PSNR, mean MS-SSIM)`` of ``decoded`` against the first ``frames`` of
     ``source``, in lockstep; the two must have the same number of frames."""
-    from lvc.inspect import mean_finite
     from lvc.metrics import ms_ssim, psnr, psnr_y
     from lvc.progress import Progress
 
@@ -108,7 +97,7 @@ def measure(decoded: Iterable[np.ndarray], source: str | Path, frames: int, *, l
         bar.close()
     if not values:
         raise InputError(f"{source}: no frames to compare")
-    p, y, m = (mean_finite(col) for col in zip(*values))
+    p, y, m = (rates.mean_finite(col) for col in zip(*values))
     return len(values), p, y, m
 
 
@@ -190,82 +179,98 @@ def format_bd(values: dict[str, dict[str, float | None]], reasons: dict[str, dic
     return "\n".join(lines)
 
 
-def _number_list(text: str, what: str, lo: float, hi: float) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(f"--{what}: expected numbers separated by commas, like 2,4,6,8, got {text!r}") from None
-    if not values or any(not lo <= v <= hi for v in values):
-        raise InputError(f"--{what}: expected values from {lo:g} to {hi:g}, got {text!r}")
-    if len(set(values)) != len(values):
-        raise InputError(f"--{what}: values must be distinct, got {text!r}")
-    return sorted(values)
+@dataclass
+class Comparison:
+    """What :func:`run` measured: every point, and the BD-rates of lvc against each anchor that ran."""
+
+    source: str
+    width: int
+    height: int
+    fps: float
+    gop: int
+    preset: str
+    points: list[RdPoint]
+    bd_rate: dict[str, dict[str, float | None]]
+    bd_rate_missing: dict[str, dict[str, str]]
+    skipped: list[str]  # anchors this PyAV cannot encode
+
+    @property
+    def frames(self) -> int:
+        return self.points[0].frames
+
+    def as_dict(self) -> dict[str, object]:
+        """The ``--json`` document."""
+        return {"source": self.source, "width": self.width, "height": self.height, "fps": self.fps,
+                "frames": self.frames, "gop": self.gop, "lvc_preset": self.preset,
+                "preset": PRESET, "tune": TUNE,
+                "rate": "file bytes on disk (container included) * 8 / (width * height * frames)",
+                "points": [p.as_dict() for p in self.points], "bd_rate": self.bd_rate,
+                "bd_rate_missing": self.bd_rate_missing}
+
+    def heading(self) -> str:
+        return (f"{self.source}: {self.width}x{self.height}, {self.frames} frames, GOP {self.gop}; "
+                f"lvc preset {self.preset}; rates are file sizes, quality is the decoded frames against the source")
 
 
-def command(args: argparse.Namespace) -> int:
-    """``lvc compare SOURCE [--qualities 2,4,6,8] [--crf 22,27,32,37] [--gop N] [--frames N] [--plot] [--json]``."""
-    from lvc.inspect import json_safe
+def run(source: str | Path, *, qualities: Sequence[float] = DEFAULT_QUALITIES, crfs: Sequence[float] = DEFAULT_CRFS,
+        gop: int = 12, frames: int = DEFAULT_FRAMES, plot: str | Path | None = None, json: str | Path | None = None,
+        model: str | None = None, preset: str = DEFAULT_PRESET, device: str = "cpu", overwrite: bool = False,
+        progress: bool = False, announce: Callable[[str], None] | None = None,
+        warn: Callable[[str], None] | None = None) -> Comparison:
+    """lvc at ``qualities`` against x264 and x265 at ``crfs`` on the first ``frames`` of ``source``; writes the
+    ``plot`` (needs matplotlib) and the ``json`` document when given. ``announce`` hears each encode as it
+    starts, ``warn`` each anchor that cannot run."""
     from lvc.io.files import atomic_write_bytes, check_output
     from lvc.io.video import open_media
+    from lvc.tools.json_doc import json_text
 
-    qualities = _number_list(args.qualities, "qualities", 1, 8)
-    crfs = _number_list(args.crf, "crf", 0, 51)
-    if args.frames < 1:
-        raise InputError(f"--frames must be at least 1, got {args.frames}")
-    for name in ("plot", "json"):
-        if getattr(args, name) is not None:
-            check_output(getattr(args, name), args.overwrite, (args.input,))
-    if args.plot is not None:
-        from lvc.plots import require_matplotlib
+    if frames < 1:
+        raise InputError(f"--frames must be at least 1, got {frames}")
+    for name, out in (("plot", plot), ("json", json)):
+        if out is not None:
+            check_output(out, overwrite, (source,))
+    if plot is not None:
+        from lvc.tools.plots import require_matplotlib
 
         require_matplotlib()
-    media, it = open_media(args.input)  # a bad source fails here, before any encode (and before torch loads)
+    media, it = open_media(source)  # a bad source fails here, before any encode (and before torch loads)
     it.close()
     from lvc.models.zoo import default_model_id, load_image_model
 
     anchors = [a for a in ANCHORS if anchor_available(a)]
-    for missing in (a for a in ANCHORS if a not in anchors):
-        print(f"lvc compare: {missing} skipped: this PyAV has no {ANCHORS[missing]} encoder", file=sys.stderr)
-    model = load_image_model(args.model or default_model_id(media.is_still))
-    progress = not args.quiet
+    skipped = [a for a in ANCHORS if a not in anchors]
+    for missing in skipped if warn is not None else ():
+        warn(f"{missing} skipped: this PyAV has no {ANCHORS[missing]} encoder")
+    loaded = load_image_model(model or default_model_id(media.is_still))
     points: list[RdPoint] = []
     total = len(qualities) + len(anchors) * len(crfs)
 
-    def announce(what: str) -> None:
-        if progress:
-            print(f"[{len(points) + 1}/{total}] {what}", file=sys.stderr)
+    def starting(what: str) -> None:
+        if announce is not None:
+            announce(f"[{len(points) + 1}/{total}] {what}")
 
     with tempfile.TemporaryDirectory(prefix="lvc-compare-") as tmp:
         work = Path(tmp)
         for q in qualities:
-            announce(f"lvc quality {q:g}")
-            points.append(lvc_point(args.input, q, gop=args.gop, frames=args.frames, model=model, preset=args.preset,
-                                    device=args.device, workdir=work, progress=progress))
+            starting(f"lvc quality {q:g}")
+            points.append(lvc_point(source, q, gop=gop, frames=frames, model=loaded, preset=preset,
+                                    device=device, workdir=work, progress=progress))
         for anchor in anchors:
             for crf in crfs:
-                announce(f"{anchor} crf {crf:g}")
-                points.append(x26x_point(args.input, anchor, crf, gop=args.gop, frames=args.frames, workdir=work,
+                starting(f"{anchor} crf {crf:g}")
+                points.append(x26x_point(source, anchor, crf, gop=gop, frames=frames, workdir=work,
                                          progress=progress))
     counts = {p.frames for p in points}
     if len(counts) != 1:
         raise LvcError(f"the encodes coded different numbers of frames ({sorted(counts)}); cannot compare them")
     values, reasons = bd_rates(points)
-    if args.json is not None:
-        doc = {"source": str(args.input), "width": media.width, "height": media.height, "fps": float(media.fps),
-               "frames": points[0].frames, "gop": args.gop, "lvc_preset": args.preset,
-               "preset": PRESET, "tune": TUNE,
-               "rate": "file bytes on disk (container included) * 8 / (width * height * frames)",
-               "points": [p.as_dict() for p in points], "bd_rate": values, "bd_rate_missing": reasons}
-        atomic_write_bytes(args.json, (json.dumps(json_safe(doc), indent=1, allow_nan=False) + "\n").encode())
-    if args.plot is not None:
-        from lvc.plots import rd_figure
+    result = Comparison(str(source), media.width, media.height, float(media.fps), gop, preset, points, values,
+                        reasons, skipped)
+    if json is not None:
+        atomic_write_bytes(json, json_text(result.as_dict()).encode())
+    if plot is not None:
+        from lvc.tools.plots import rd_figure
 
-        title = f"{Path(args.input).name}: {points[0].frames} frames, GOP {args.gop}, lvc preset {args.preset}"
-        atomic_write_bytes(args.plot, rd_figure(points, title=title))
-    # --quiet silences the progress only: the table is what the command is run for.
-    print(f"{args.input}: {media.width}x{media.height}, {points[0].frames} frames, GOP {args.gop}; "
-          f"lvc preset {args.preset}; rates are file sizes, quality is the decoded frames against the source")
-    print(format_rd(points))
-    print()
-    print(format_bd(values, reasons))
-    return 0
+        title = f"{Path(source).name}: {result.frames} frames, GOP {gop}, lvc preset {preset}"
+        atomic_write_bytes(plot, rd_figure(points, title=title))
+    return result

@@ -1,6 +1,6 @@
 """Pictures of one decoded frame for inspection: error heatmap, flow colours, residual, and a labelled panel.
 
-Everything here is pure image work on numpy arrays, (H, W, 3) uint8 out; :mod:`lvc.inspect` feeds
+Everything here is pure image work on numpy arrays, (H, W, 3) uint8 out; :mod:`lvc.tools.inspect` feeds
 it the decoded frame, the source frame (with ``--ref``) and the decoder's intermediates
 (``DecodedFrame.extras``: ``flow`` (H, W, 2) float32 in pixels, ``prediction`` (H, W, 3) uint8,
 ``residual`` (H, W, 3) float32), which only P-frames carry.

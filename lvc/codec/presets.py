@@ -2,7 +2,7 @@
 
 Like x264's presets, they trade encoding time for bits and leave the bitstream's syntax alone: a
 stream made with any preset decodes with the same decoder at the same speed. Where the time goes
-is the motion search (``lvc.models.refine``, ``lvc.models.rd_refine``):
+is the motion search (``lvc.codec.refine``, ``lvc.codec.rd_refine``):
 
 * ``fast``: RAFT on frames at half size, then the same fit to the warp error as ``medium``;
 * ``medium`` (default): RAFT, then a fit of the flow to the warp error (``FlowRefiner``);

@@ -1,0 +1,68 @@
+"""The encoder's motion search: the flow a P-frame codes, found once and handed to the inter codec.
+
+RAFT (at the preset's scale), then the model's warp fit (:class:`~lvc.codec.refine.FlowRefiner`),
+then, for the slow presets, the fit to the P-frame's own rate–distortion cost
+(:class:`~lvc.codec.rd_refine.RdFlowRefiner`). The decoder never runs any of it: it reads the flow
+from the stream. The encoder takes a :class:`MotionSearch` (or any callable of the same shape) as a
+part, so a test or a benchmark can give it another search.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from torch import Tensor
+
+from lvc.codec.presets import Preset
+from lvc.codec.rd_refine import RdFlowRefiner
+from lvc.codec.refine import FlowRefiner
+from lvc.errors import InputError
+from lvc.models.flow import FlowEstimator
+from lvc.models.inter import InterCodec
+
+
+class FlowSearch(Protocol):
+    """``(current, reference, q, λ, flow_prev) -> flow`` (B, 2, H, W) in pixels."""
+
+    def __call__(self, current: Tensor, reference: Tensor, *, quality: float | None = None,
+                 lam: float | None = None, flow_prev: Tensor | None = None) -> Tensor: ...
+
+
+class MotionSearch:
+    """RAFT, then the warp fit when given, then the RD fit when given."""
+
+    def __init__(self, *, estimator: FlowEstimator, flow_scale: float | None = None,
+                 refiner: FlowRefiner | None = None, rd_refiner: RdFlowRefiner | None = None) -> None:
+        self.estimator = estimator
+        self.flow_scale = flow_scale
+        self.refiner = refiner
+        self.rd_refiner = rd_refiner
+
+    @classmethod
+    def for_preset(cls, codec: InterCodec, preset: Preset, *, lambdas: tuple[float, ...] | None,
+                   model_id: str = "") -> MotionSearch:
+        """The search ``preset`` runs with the RAFT and the warp fit that ``codec`` carries; the RD fit needs
+        the λ the model was trained with (``lambdas``)."""
+        if codec.flow is None:
+            raise RuntimeError("this InterCodec has no flow estimator (decoder-only)")
+        rd = None
+        if preset.rd_iters:
+            if not lambdas:
+                raise InputError(f"preset {preset.name!r} needs the λ the model was trained with; "
+                                 f"'{model_id}' does not record them")
+            rd = RdFlowRefiner(codec, iters=preset.rd_iters, lr=preset.rd_lr)
+        return cls(estimator=codec.flow, flow_scale=preset.flow_scale,
+                   refiner=codec.refiner if preset.warp_fit else None, rd_refiner=rd)
+
+    def __call__(self, current: Tensor, reference: Tensor, *, quality: float | None = None,
+                 lam: float | None = None, flow_prev: Tensor | None = None) -> Tensor:
+        """The flow (B, 2, H, W) to code for ``current`` against ``reference``; the RD fit also needs the
+        frame's ``quality`` and ``lam``, and the motion predictor ``flow_prev``."""
+        if self.rd_refiner is not None and (quality is None or lam is None):
+            raise ValueError("the RD flow fit needs the frame's quality and λ")
+        flow = self.estimator(current, reference, flow_scale=self.flow_scale)
+        if self.refiner is not None:
+            flow = self.refiner(current, reference, flow)
+        if self.rd_refiner is not None:
+            flow = self.rd_refiner(current, reference, quality, lam, flow, flow_prev=flow_prev)
+        return flow
