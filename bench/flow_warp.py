@@ -30,7 +30,7 @@ from bench.video_rd import TRAINING_CLIPS, VIDEO_DIR  # noqa: E402
 from lvc.metrics import psnr  # noqa: E402
 
 
-def clip_scores(path: Path, inter, pairs: int) -> dict:  # noqa: ANN001
+def clip_scores(path: Path, inter, refiner, pairs: int) -> dict:  # noqa: ANN001
     import torch
 
     from lvc.codec.tensors import to_tensor, to_uint8
@@ -46,8 +46,8 @@ def clip_scores(path: Path, inter, pairs: int) -> dict:  # noqa: ANN001
             ref, x = to_tensor(prev, "cpu"), to_tensor(cur, "cpu")
             flow = inter.flow(x, ref)
             warped.append(psnr(cur, to_uint8(warp(ref, flow))))
-            if inter.refiner is not None:
-                refined.append(psnr(cur, to_uint8(warp(ref, inter.refiner(x, ref, flow)))))
+            if refiner is not None:
+                refined.append(psnr(cur, to_uint8(warp(ref, refiner(x, ref, flow)))))
             zero.append(psnr(cur, prev))
     refined = refined or warped
     return {"clip": path.name, "pairs": len(warped), "psnr_warped": float(np.mean(warped)),
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: no video folder at {args.video_dir}")
         return 0
     from lvc.codec.tensors import codec_threads
+    from lvc.codec.refine import warp_fit
     from lvc.models.zoo import DEFAULT_VIDEO_MODEL, load_image_model
 
     model = load_image_model(args.model or DEFAULT_VIDEO_MODEL)
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     with codec_threads():
         for clip in clips:
             t0 = time.perf_counter()
-            rows.append(clip_scores(clip, model.inter, args.pairs))
+            rows.append(clip_scores(clip, model.inter, warp_fit(model.inter_spec), args.pairs))
             r = rows[-1]
             print(f"{r['clip']:>34}: RAFT {r['psnr_warped']:.2f} dB, refined {r['psnr_refined']:.2f} dB, "
                   f"zero motion {r['psnr_zero_motion']:.2f} dB  [{time.perf_counter() - t0:.0f} s]", flush=True)

@@ -4,6 +4,8 @@
   rate control or the presets, so ``lvc info`` and ``--help`` start fast;
 * ``lvc.codec`` (what can change decoded bits) never imports ``lvc.tools`` (what only reports);
 * ``lvc.format`` imports nothing of lvc above it (no io, codec, models or tools);
+* ``lvc.models`` and ``lvc.entropy`` (the networks and their coders) never import the frame loop
+  (``lvc.codec``) or the reports (``lvc.tools``): the codec composes them, not the other way round;
 * lvc never imports train or lightning.
 """
 
@@ -74,6 +76,13 @@ def test_codec_never_imports_tools() -> None:
     assert "lvc/codec/encoder.py" in imports
     for path, names in imports.items():
         assert not {n for n in names if n.startswith("lvc.tools")}, path
+
+
+def test_models_and_entropy_never_import_the_frame_loop_or_tools() -> None:
+    imports = {**_imports_of("models"), **_imports_of("entropy")}
+    assert "lvc/models/builders.py" in imports and "lvc/entropy/coder.py" in imports
+    for path, names in imports.items():
+        assert not {n for n in names if n.startswith(("lvc.codec", "lvc.tools"))}, path
 
 
 def test_lvc_never_imports_training_code() -> None:

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from lvc.codec.motion_search import MotionSearch
+from lvc.codec.refine import warp_fit
 from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
 from lvc.models.zoo import load_state
 from train.intra import DEFAULT_LAMBDAS
@@ -63,7 +64,7 @@ class InterModule(L.LightningModule):
             p.requires_grad_(name.startswith(TRAINED[stage]))
         self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
         # The flow each P-frame codes: RAFT and the warp fit, as the medium preset finds it.
-        self.search = MotionSearch(estimator=self.inter.flow, refiner=self.inter.refiner)
+        self.search = MotionSearch(estimator=self.inter.flow, refiner=warp_fit(self.spec))
 
     def lam(self, q: Tensor) -> Tensor:
         """λ at qualities q (B,), interpolated between the anchors exactly as the gains are."""

@@ -155,7 +155,7 @@ def build_encoder(model: LoadedModel, *, width: int, height: int, quality: float
     chosen = get_preset(preset)
     inter = None
     if model.inter is not None:
-        search = MotionSearch.for_preset(model.inter, chosen, lambdas=model.lambdas,
+        search = MotionSearch.for_preset(model.inter, chosen, spec=model.inter_spec, lambdas=model.lambdas,
                                          model_id=model.model_id)
         inter = PFrameTools(InterCoder(model.inter, device=device), search, model.lambdas)
     # Where the schedule says P, also try I and keep the cheaper in RD terms (needs the model's λ).

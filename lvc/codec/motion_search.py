@@ -15,8 +15,9 @@ from torch import Tensor
 
 from lvc.codec.presets import Preset
 from lvc.codec.rd_refine import RdFlowRefiner
-from lvc.codec.refine import FlowRefiner
+from lvc.codec.refine import FlowRefiner, warp_fit
 from lvc.errors import InputError
+from lvc.models.builders import InterCodecSpec
 from lvc.models.flow import FlowEstimator
 from lvc.models.inter import InterCodec
 
@@ -39,10 +40,10 @@ class MotionSearch:
         self.rd_refiner = rd_refiner
 
     @classmethod
-    def for_preset(cls, codec: InterCodec, preset: Preset, *, lambdas: tuple[float, ...] | None,
-                   model_id: str = "") -> MotionSearch:
-        """The search ``preset`` runs with the RAFT and the warp fit that ``codec`` carries; the RD fit needs
-        the λ the model was trained with (``lambdas``)."""
+    def for_preset(cls, codec: InterCodec, preset: Preset, *, spec: InterCodecSpec,
+                   lambdas: tuple[float, ...] | None, model_id: str = "") -> MotionSearch:
+        """The search ``preset`` runs with the RAFT that ``codec`` carries and the warp fit that its
+        ``spec`` sets; the RD fit needs the λ the model was trained with (``lambdas``)."""
         if codec.flow is None:
             raise RuntimeError("this InterCodec has no flow estimator (decoder-only)")
         rd = None
@@ -52,7 +53,7 @@ class MotionSearch:
                                  f"'{model_id}' does not record them")
             rd = RdFlowRefiner(codec, iters=preset.rd_iters, lr=preset.rd_lr)
         return cls(estimator=codec.flow, flow_scale=preset.flow_scale,
-                   refiner=codec.refiner if preset.warp_fit else None, rd_refiner=rd)
+                   refiner=warp_fit(spec) if preset.warp_fit else None, rd_refiner=rd)
 
     def __call__(self, current: Tensor, reference: Tensor, *, quality: float | None = None,
                  lam: float | None = None, flow_prev: Tensor | None = None) -> Tensor:

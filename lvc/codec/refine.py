@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lvc.models.builders import InterCodecSpec
 from lvc.models.warp import warp
 
 
@@ -46,6 +47,13 @@ def fitting(device: torch.device) -> Iterator[None]:
     no_grad/autocast). Inputs must be cloned inside it: inference tensors cannot enter a graph."""
     with torch.inference_mode(False), torch.enable_grad(), torch.autocast(device.type, enabled=False):
         yield
+
+
+def warp_fit(spec: InterCodecSpec) -> FlowRefiner | None:
+    """The warp fit that a video model's spec asks for (None where it sets ``refine_iters`` to 0)."""
+    if spec.refine_iters <= 0:
+        return None
+    return FlowRefiner(iters=spec.refine_iters, scale=spec.refine_scale, lr=spec.refine_lr)
 
 
 class FlowRefiner(nn.Module):

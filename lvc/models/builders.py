@@ -106,15 +106,12 @@ def build_inter_codec(spec: InterCodecSpec, *, with_flow: bool = True) -> InterC
     from lvc.models.flow import FlowEstimator
     from lvc.models.inter import InterCodec
     from lvc.models.motion import MotionCodecSpec, build_motion_codec
-    from lvc.codec.refine import FlowRefiner
 
     flow = (FlowEstimator(variant=spec.flow_variant, updates=spec.flow_updates, flow_scale=spec.flow_scale)
             if with_flow else None)
-    refiner = (FlowRefiner(iters=spec.refine_iters, scale=spec.refine_scale, lr=spec.refine_lr)
-               if with_flow and spec.refine_iters > 0 else None)
     return InterCodec(motion=build_motion_codec(MotionCodecSpec(**spec.motion)),
                       compensation=MotionCompensation(hidden=spec.compensation_hidden,
                                                       blocks=spec.compensation_blocks, flow_norm=spec.flow_norm),
                       residual=build_image_codec(ImageCodecSpec(**spec.residual), condition_hidden=spec.condition_hidden),
-                      flow=flow, refiner=refiner,
+                      flow=flow,
                       flow_norm=spec.flow_norm, temporal_motion=spec.temporal_motion)

@@ -68,17 +68,14 @@ class InterCompressed(InterReconstruction):
 class InterCodec(nn.Module):
     """Codes a frame ``x`` given a decoded reference ``ref``, both (B, 3, H, W) in [0, 1].
 
-    ``flow`` (RAFT) and ``refiner`` (the warp fit) are encoder-side parts carried with the weights;
-    this class never runs them (see :class:`lvc.codec.motion_search.MotionSearch`).
+    ``flow`` (RAFT) is an encoder-side part carried with the weights; this class never runs it (see
+    :class:`lvc.codec.motion_search.MotionSearch`, which adds the warp fit that the spec sets).
     """
 
     def __init__(self, *, motion: ImageCodec, compensation: MotionCompensation, residual: ImageCodec,
-                 flow: FlowEstimator | None = None,
-                 refiner: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None,
-                 flow_norm: float = 8.0, temporal_motion: bool = False) -> None:
+                 flow: FlowEstimator | None = None, flow_norm: float = 8.0, temporal_motion: bool = False) -> None:
         super().__init__()
         self.flow = flow
-        self.refiner = refiner
         self.motion = motion
         self.compensation = compensation
         self.residual = residual

@@ -41,6 +41,7 @@ class LoadedModel:
     codec: ImageCodec
     inter: InterCodec | None = None  # P-frames; None for intra-only models
     lambdas: tuple[float, ...] | None = None  # the λ ladder it was trained with (the encoder's I/P choice)
+    inter_spec: InterCodecSpec | None = None  # what shaped ``inter``, and its encoder-side warp fit
 
 
 def search_dirs() -> list[Path]:
@@ -93,16 +94,17 @@ def _load(path: Path) -> LoadedModel:
         raise UnsupportedStreamError(f"{path.name} is not an lvc weight file")
     codec = build_image_codec(ImageCodecSpec(**blob["spec"]))
     codec.load_state_dict(_fp32(blob["state_dict"]))
-    inter = None
+    inter = inter_spec = None
     if blob["kind"] == "video":
-        inter = build_inter_codec(InterCodecSpec(**blob["inter_spec"]))
+        inter_spec = InterCodecSpec(**blob["inter_spec"])
+        inter = build_inter_codec(inter_spec)
         inter.load_state_dict(_fp32(blob["inter_state"]))
         inter.eval()
     # Not channels_last: it convolves ~1.35x faster here, but its results depend on the thread count,
     # and a decoder with other threads than the encoder must still be bit-exact (tests/test_video.py).
     lambdas = blob.get("meta", {}).get("lambdas")
     return LoadedModel(model_id=blob["id"], weight_hash=file_hash(path), codec=codec.eval(), inter=inter,
-                       lambdas=tuple(lambdas) if lambdas else None)
+                       lambdas=tuple(lambdas) if lambdas else None, inter_spec=inter_spec)
 
 
 def _fp32(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
