@@ -7,7 +7,7 @@ For each size (416x240, 832x480, 1280x720) a clip is made by panning across a re
 the same frames through PyAV. Each lvc measurement runs in its own process so that its peak RSS
 is its own. A long clip checks that memory stays flat over 300 frames.
 
-    python bench/speed.py [--frames 8] [--long-frames 300] [--quiet]
+    python bench/speed.py [--frames 8] [--long-frames 300] [--sizes 416x240 832x480] [--quiet]
 
 Writes ``bench/results/speed.{json,md}``.
 """
@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=24)
     p.add_argument("--long-frames", type=int, default=300, help="frames of the memory-flatness clip (0: skip)")
+    p.add_argument("--sizes", nargs="+", default=[f"{w}x{h}" for w, h in SIZES], help="WxH (default: %(default)s)")
     p.add_argument("--out", type=Path, default=ROOT / "bench/results")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for w, h in SIZES:
+        for w, h in (tuple(int(v) for v in size.split("x")) for size in args.sizes):
             clip = make_clip(tmp / f"{w}x{h}.y4m", w, h, args.frames)
             enc = run_lvc(clip, tmp / f"{w}x{h}.lvc", "encode")
             dec = run_lvc(clip, tmp / f"{w}x{h}.lvc", "decode")

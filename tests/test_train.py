@@ -170,3 +170,16 @@ def test_lease_continues_from_a_shipped_video_model() -> None:
     inter = lanes(Path("out"), [], inter_from=Path("lvc/weights/video-dct-hp.pt"), budget_s=400)["inter"]
     assert len(inter) == 2 and "init_weights=lvc/weights/video-dct-hp.pt" in " ".join(inter[0].cmd)
     assert "--model.init_args.flow_weights=null" in inter[0].cmd  # RAFT comes with the file
+
+
+def test_lease_continues_a_video_model_with_the_spec_it_was_trained_with() -> None:
+    """The real-video model has temporal motion and a conditioner, which the joint stage's config lacks."""
+    import json
+
+    from train.lease import lanes
+
+    inter = lanes(Path("out"), [], inter_from=ROOT / "lvc/weights/video-dct-hp-real.pt", budget_s=400)["inter"]
+    spec = [a for a in inter[0].cmd if a.startswith("--model.init_args.spec=")]
+    assert len(spec) == 1
+    spec = json.loads(spec[0].split("=", 1)[1])
+    assert spec["temporal_motion"] and spec["condition_hidden"] > 0

@@ -54,7 +54,12 @@ class InterModule(L.LightningModule):
         if init_weights is None:  # warm start: the residual codec begins as the intra codec
             self.inter.residual.load_state_dict(state, strict=False)
         else:
-            self.inter.load_state_dict(load_state(init_weights, key="inter_state"), strict=False)
+            # New parts (zero-initialised) may be missing from the file; a part of the file that this
+            # spec lacks would be dropped in silence, and the run would train a smaller codec.
+            _, dropped = self.inter.load_state_dict(load_state(init_weights, key="inter_state"), strict=False)
+            if dropped:
+                raise ValueError(f"{init_weights} has parts that this spec does not build ({dropped[0]}, ...): "
+                                 "give the spec it was trained with (e.g. condition_hidden, temporal_motion)")
         if flow_weights:  # a flow checkpoint, or a video weight file (RAFT is in its inter state)
             blob = torch.load(flow_weights, map_location="cpu", weights_only=False)
             source = blob["inter_state"] if "inter_state" in blob else blob["state_dict"]

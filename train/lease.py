@@ -107,6 +107,19 @@ def _clock(seconds: float) -> str:
     return f"00:{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def _spec_of(weights: Path) -> list[str]:
+    """The option that builds the inter codec a video weight file holds (temporal motion, the
+    conditioner, ...): continued under the stage config's own spec, those parts would be refused."""
+    if not weights.exists():  # planning on another machine than the one that runs it
+        return []
+    import json
+
+    import torch
+
+    spec = torch.load(weights, map_location="cpu", weights_only=True).get("inter_spec")
+    return [f"--model.init_args.spec={json.dumps(spec)}"] if spec else []
+
+
 def lanes(out: Path, extra: list[str], inter_from: Path | None = None, budget_s: float = 0.0
           ) -> dict[str, list[Step]]:
     """The steps of each lane, run in order; after a failure only ``always`` steps run.
@@ -124,9 +137,10 @@ def lanes(out: Path, extra: list[str], inter_from: Path | None = None, budget_s:
         train_s = budget_s - SETUP_S
         joint = ["--model.init_args.warmup_steps=20", f"--trainer.max_time={_clock(train_s)}",
                  f"--model.init_args.time_budget_s={0.95 * train_s:.0f}"]
-        if inter_from.suffix == ".pt":  # RAFT is in the file's inter state
+        if inter_from.suffix == ".pt":  # RAFT is in the file's inter state, and its spec says what to build
             inter = [_stage("inter_joint", [f"--model.init_args.init_weights={inter_from}",
-                                            "--model.init_args.flow_weights=null", *joint, *extra])]
+                                            "--model.init_args.flow_weights=null", *_spec_of(inter_from),
+                                            *joint, *extra])]
         else:
             flow = inter_from / "flow.ckpt"
             inter = [Step([sys.executable, "-m", "train", "export", str(inter_from / "inter.ckpt"), "--id",

@@ -28,7 +28,7 @@ from lvc.models.inter import InterCodec
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_IMAGE_MODEL = "intra-dct-hp"
-DEFAULT_VIDEO_MODEL = "video-dct-hp"  # the same intra codec, plus P-frames
+DEFAULT_VIDEO_MODEL = "video-dct-hp-real"  # the same intra codec, plus P-frames trained on real video
 HASH_BYTES = 8  # of the SHA-256, as written into stream headers
 
 

@@ -46,7 +46,7 @@ def require_matplotlib() -> ModuleType:
         import matplotlib
     except ImportError:
         raise LvcError("plots need matplotlib, which is not installed: install matplotlib "
-                       "(pip install matplotlib, or pip install -e '.[dev]')") from None
+                       "(pip install matplotlib, or pip install -e '.[plot]')") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
