@@ -11,6 +11,7 @@ x264, x265 and lvc all-intra go to ``bench/results/video_rd.{json,md,png}``. Wit
 no inter codec, the GOP runs would be all-intra too, so they are skipped and the report says so.
 
     python bench/video_rd.py [--frames 20] [--clips a.y4m b.y4m] [--qualities 2 4 6 8] [--quiet]
+    python bench/video_rd.py --merge runA/video_rd.json runB/video_rd.json   # runs that split the clips
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def series_bd(anchor: list[RdPoint], ours: list[RdPoint], metric: str) -> float 
 
 def run_clip(clip: Path, args: argparse.Namespace, model, work: Path) -> dict:  # noqa: ANN001
     series: dict[str, list[RdPoint]] = {}
-    gops = [1] + ([12, 32] if model.inter is not None else [])
+    # A GOP as long as the clip or longer codes it as the shorter GOP does: measured once.
+    gops = [1] + ([g for g in (12, 32) if g == 12 or g < args.frames] if model.inter is not None else [])
     for gop in gops:
         name = "lvc all-intra" if gop == 1 else f"lvc GOP {gop}"
         series[name] = [lvc_point(clip, q, gop=gop, frames=args.frames, model=model, device="cpu", workdir=work,
@@ -97,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     p = video_bench_parser(__doc__, None)
     p.add_argument("--no-mode-decision", dest="mode_decision", action="store_false",
                    help="code frames exactly as the GOP schedule says (no RD choice of I over P)")
+    p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                   help="write one report from the video_rd.json of runs that split the clips, and stop")
     args = p.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     found = clips_and_model(args)
     if found is None:
         return 0
@@ -112,19 +118,39 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{clip.name}: " + "; ".join(f"{k} {v['psnr']:+.1f}%" if v["psnr"] is not None else f"{k} n/a"
                                                     for k, v in bd.items()) + f"  [{time.perf_counter() - t0:.0f} s]",
                       flush=True)
-    keys = sorted({k for r in results for k in r["bd_rate"]})
-    average = {k: {m: (float(np.mean(vals)) if (vals := [r["bd_rate"][k][m] for r in results
-                                                          if r["bd_rate"].get(k, {}).get(m) is not None]) else None)
-                   for m, _ in METRICS} for k in keys}
     doc = {"date": time.strftime("%Y-%m-%d"), "model_id": model.model_id, "weight_hash": model.weight_hash.hex(),
            "inter": model.inter is not None, "mode_decision": args.mode_decision, "frames": args.frames,
-           "qualities": args.qualities, "crf": args.crf,
-           "clips": results, "average_bd_rate": average}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "video_rd.json").write_text(json.dumps(doc, indent=1))
-    md = [f"# Video RD ({args.frames} frames per clip; model `{model.model_id}` ({model.weight_hash.hex()})"
-          + ("" if model.inter is not None else ", intra-only: no GOP runs")
-          + ("" if args.mode_decision else ", no I/P mode decision") + ")", "",
+           "qualities": args.qualities, "crf": args.crf, "clips": results}
+    write_report(doc, args.out)
+    return 0
+
+
+def merge(paths: list[Path], out: Path) -> int:
+    """One report from the ``video_rd.json`` of runs that split the clips between them (e.g. one process
+    per core); they must share the model and the settings."""
+    docs = [json.loads(p.read_text()) for p in paths]
+    same = ("model_id", "weight_hash", "inter", "mode_decision", "frames", "qualities", "crf")
+    if any(d[k] != docs[0][k] for d in docs for k in same):
+        print("cannot merge: the runs differ in " + ", ".join(k for k in same if len({str(d[k]) for d in docs}) > 1))
+        return 2
+    write_report({**docs[0], "clips": sorted((c for d in docs for c in d["clips"]), key=lambda c: c["clip"])}, out)
+    return 0
+
+
+def write_report(doc: dict, out: Path) -> None:
+    """``video_rd.{json,md,png}`` of ``doc`` (its clips' series and BD-rates), with the averages over clips."""
+    results = doc["clips"]
+    keys = sorted({k for r in results for k in r["bd_rate"]})
+    doc["average_bd_rate"] = {
+        k: {m: (float(np.mean(vals)) if (vals := [r["bd_rate"][k][m] for r in results
+                                                  if r["bd_rate"].get(k, {}).get(m) is not None]) else None)
+            for m, _ in METRICS} for k in keys}
+    average = doc["average_bd_rate"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "video_rd.json").write_text(json.dumps(doc, indent=1))
+    md = [f"# Video RD ({doc['frames']} frames per clip; model `{doc['model_id']}` ({doc['weight_hash']})"
+          + ("" if doc["inter"] else ", intra-only: no GOP runs")
+          + ("" if doc["mode_decision"] else ", no I/P mode decision") + ")", "",
           "| BD-rate (RGB PSNR) | " + " | ".join(r["clip"] for r in results) + " | average |",
           "|---|" + "---|" * (len(results) + 1)]
     for k in keys:
@@ -132,9 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                  for r in results]
         avg = average[k]["psnr"]
         md.append(f"| {k} | " + " | ".join(cells) + f" | {'n/a' if avg is None else f'{avg:+.1f}%'} |")
-    (args.out / "video_rd.md").write_text("\n".join(md) + "\n")
-    _plot(results, args.out / "video_rd.png")
-    return 0
+    (out / "video_rd.md").write_text("\n".join(md) + "\n")
+    _plot(results, out / "video_rd.png")
 
 
 def _plot(results: list[dict], path: Path) -> None:
