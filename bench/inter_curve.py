@@ -91,14 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         sources += run_checkpoints(spec, args.every)
     with tempfile.TemporaryDirectory(prefix="lvc-inter-curve-") as tmp:
         work = Path(tmp)
-        first = None
         for steps, source in sources:
             if str(steps) in doc["points"]:
                 continue
             t0 = time.perf_counter()
             path = export_temp(source, work) if isinstance(source, Path) else source
             model = load_image_model(str(path))
-            first = first or model
             label = source.relative_to(ROOT / "runs").as_posix() if isinstance(source, Path) else source
             pt = {"steps": steps, "source": label, "weight_hash": model.weight_hash.hex(), "clips": {}}
             for clip in clips:
