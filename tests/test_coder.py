@@ -69,3 +69,15 @@ def test_tables_that_have_coded_can_be_copied() -> None:
         assert not twin._models
         assert coder.encode(symbols, indexes, twin) == data
     assert tables._models  # the original keeps its cache
+
+
+def test_symbols_are_coded_table_by_table_in_scan_order() -> None:
+    # The stream layout: tables ascending, and within a table the symbols in scan order. One stable
+    # sort must give exactly the order that a mask per table gives (the layout streams were coded in).
+    rng = np.random.default_rng(3)
+    indexes = rng.integers(0, 64, size=20000)
+    runs = coder._table_runs(indexes)
+    assert [k for k, _ in runs] == np.unique(indexes).tolist()
+    for k, positions in runs:
+        np.testing.assert_array_equal(positions, np.flatnonzero(indexes == k))
+    assert coder._table_runs(np.zeros(0, np.int64)) == []

