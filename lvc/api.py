@@ -69,7 +69,7 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
            recon: str | Path | None = None, model: str | LoadedModel | None = None, device: str = "cpu",
            overwrite: bool = False, progress: bool = False, mode_decision: bool = True,
            preset: str = DEFAULT_PRESET, bitrate: float | None = None, size: int | None = None,
-           audio: bool = True) -> Summary:
+           audio: bool = True, intra_boost: float | None = None) -> Summary:
     """Encode any image or video PyAV reads into an ``.lvc`` file.
 
     A single still image becomes a bare elementary stream; anything else an MP4 with the source's
@@ -80,7 +80,9 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
     ``quality`` is 4 by default. ``bitrate`` (bits per second) or ``size`` (bytes of the whole output
     file) turn on rate control (``lvc.codec.ratecontrol``): each frame's quality is then chosen to meet
     it, and ``quality``, if given, is only the first frame's. ``audio`` copies the source's audio
-    that overlaps the coded frames (``False``: none).
+    that overlaps the coded frames (``False``: none). ``intra_boost`` (default
+    ``lvc.codec.ratecontrol.INTRA_BOOST``) codes each GOP's I-frame that many quality steps above
+    its P-frames; streams without P-frames code every frame at ``quality``.
     """
     check_input(input)
     out = check_output(output, overwrite, (input,))
@@ -91,6 +93,8 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
         raise InputError(f"quality must be between 1 and 8, got {quality}")
     if frames is not None and frames < 1:
         raise InputError(f"--frames must be at least 1, got {frames}")
+    if intra_boost is not None and not 0 <= intra_boost <= 7:
+        raise InputError(f"the I-frame boost must be between 0 and 7 quality steps, got {intra_boost}")
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if bitrate is not None and size is not None:
@@ -109,10 +113,12 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
                              "be shared out; use --bitrate")
         # Everything the user can get wrong has been checked by now: only here does torch load.
         from lvc.codec.encoder import build_encoder
+        from lvc.codec.ratecontrol import INTRA_BOOST
         from lvc.metrics import psnr as psnr_fn
         from lvc.models.zoo import LoadedModel, default_model_id, load_image_model
 
         loaded = model if isinstance(model, LoadedModel) else load_image_model(model or default_model_id(src.is_still))
+        boost = INTRA_BOOST if intra_boost is None else intra_boost
     except BaseException:
         source.close()
         raise
@@ -126,12 +132,12 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
             if size is not None:  # a demux pass: only --size needs it; the audio of the frames to be coded
                 first = max(start or 0.0, src.start_time)
                 audio_bytes = writer.audio_bytes(first, first + total / float(fps))
-            rate = _rate_controller(src, loaded, quality, gop, total, bitrate, size, audio_bytes)
+            rate = _rate_controller(src, loaded, quality, gop, total, bitrate, size, audio_bytes, boost)
         enc = build_encoder(loaded, width=src.width, height=src.height, quality=quality or 4.0,
                             fps=(fps.numerator, fps.denominator),
                             time_base=(src.time_base.numerator, src.time_base.denominator),
                             pixel_format=src.pixel_format, gop=gop, scene_cuts=scene_cuts, device=device,
-                            mode_decision=mode_decision, preset=preset, rate=rate)
+                            mode_decision=mode_decision, preset=preset, rate=rate, intra_boost=boost)
     except BaseException:
         writer.abort()
         source.close()
@@ -174,7 +180,8 @@ MP4_OVERHEAD_BYTES, MP4_BYTES_PER_FRAME = 800, 8
 
 
 def _rate_controller(src: MediaInfo, model: LoadedModel, quality: float | None, gop: int, frames: int | None,
-                     bitrate: float | None, size: int | None, audio_bytes: int) -> RateController:
+                     bitrate: float | None, size: int | None, audio_bytes: int,
+                     intra_boost: float) -> RateController:
     """The controller for ``bitrate`` (bits/s) or ``size`` (bytes of the file, audio and MP4 boxes included)."""
     from lvc.codec.ratecontrol import RateController
 
@@ -187,8 +194,10 @@ def _rate_controller(src: MediaInfo, model: LoadedModel, quality: float | None, 
         target = video * 8 / frames
     else:
         target = bitrate / float(src.fps)
+    has_p = model.inter is not None and gop > 1
     return RateController(target_bits=target, pixels=src.width * src.height, gop=gop if model.inter else 1,
-                          frames=frames, quality=quality, q_max=model.codec.y_gains.levels)
+                          frames=frames, quality=quality, q_max=model.codec.y_gains.levels,
+                          intra_boost=intra_boost if has_p else 0.0)
 
 
 def _first_index(reader: ContainerReader, start: float) -> int:

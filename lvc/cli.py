@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--no-mode-decision", dest="mode_decision", action="store_false",
                    help="code every frame as the GOP schedule says (by default a P-frame that would cost more "
                         "than an I-frame, in rate-distortion terms, is coded as I)")
+    e.add_argument("--intra-boost", type=float, default=None, metavar="STEPS",
+                   help="code each GOP's I-frame this many quality steps above its P-frames, which all predict "
+                        "from it (default 1; 0: one quality for all)")
     e.add_argument("--model", default=None,
                    help="model id or .pt weight file (default: the shipped video model; the image model for a still)")
     e.add_argument("--no-audio", dest="audio", action="store_false",
@@ -159,7 +162,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
                          scene_cuts=args.gop == 0, frames=args.frames, start=args.start, recon=args.recon,
                          model=args.model, device=_device(args.device),
                          overwrite=args.overwrite, progress=not args.quiet, mode_decision=args.mode_decision,
-                         preset=args.preset, bitrate=args.bitrate, size=args.size, audio=args.audio)
+                         preset=args.preset, bitrate=args.bitrate, size=args.size, audio=args.audio,
+                         intra_boost=args.intra_boost)
     if not args.quiet:
         print(f"{args.output}: {summary.line()}")
     return 0

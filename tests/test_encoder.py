@@ -3,6 +3,7 @@ are what it runs, and the decoder reproduces its reconstructions from the bytes 
 
 from __future__ import annotations
 
+import dataclasses
 import numpy as np
 import torch
 
@@ -48,3 +49,60 @@ def test_the_encoder_runs_the_parts_it_is_given_and_the_decoder_follows(tiny_vid
     decoded = list(decoder.decode_units(bs.iter_sized_units(data)))
     assert all(np.array_equal(d.rgb, c.recon) for d, c in zip(decoded, coded))
     assert all(not d.parts and not d.extras for d in decoded)  # nothing for inspection unless asked
+
+
+class CountingEstimator(torch.nn.Module):
+    """A flow estimator that records the updates and scale it is run with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[float | None, int | None]] = []
+
+    def forward(self, current: torch.Tensor, reference: torch.Tensor, *, flow_scale: float | None = None,
+                updates: int | None = None) -> torch.Tensor:
+        self.calls.append((flow_scale, updates))
+        return torch.zeros(1, 2, *current.shape[-2:])
+
+
+def test_the_preset_sets_how_raft_runs(tiny_video_weights) -> None:  # noqa: ANN001
+    from lvc.codec.motion_search import MotionSearch
+    from lvc.codec.presets import get_preset
+
+    model = load_image_model(str(tiny_video_weights))
+    frames = [torch.rand(1, 3, 32, 48) for _ in range(2)]
+    for name, expected in (("fast", (0.5, 3)), ("medium", (None, 3)), ("slow", (None, None))):
+        search = MotionSearch.for_preset(model.inter, get_preset(name), spec=model.inter_spec, lambdas=(0.01,) * 8)
+        search.estimator = CountingEstimator()
+        search.refiner = search.rd_refiner = None
+        search(*frames)
+        assert search.estimator.calls == [expected], name
+
+
+def test_only_the_slow_presets_also_code_the_flow_against_the_previous_one(tiny_video_weights) -> None:  # noqa: ANN001
+    from lvc.codec.encoder import build_encoder
+
+    model = dataclasses.replace(load_image_model(str(tiny_video_weights)), lambdas=(0.01,) * 8)  # slow needs λ
+    offered = {}
+    for name in ("fast", "medium", "slow"):
+        enc = build_encoder(model, width=48, height=32, quality=4.0, gop=4, preset=name, mode_decision=False)
+        search = ZeroMotion()
+        enc.inter.search = search
+        assert [enc.encode(f).frame_type for f in moving_frames(3, 32, 48)] == list("IPP")
+        offered[name] = [has_prev for _, has_prev in search.calls]
+    assert offered["fast"] == offered["medium"] == [False, False] and offered["slow"] == [False, True]
+
+
+def test_i_frames_are_boosted_only_where_p_frames_predict_from_them(tiny_video_weights) -> None:  # noqa: ANN001
+    from lvc.codec.encoder import build_encoder
+
+    model = load_image_model(str(tiny_video_weights))
+    frames = moving_frames(5, 32, 48)
+    qualities = {}
+    for gop, boost in ((4, 1.0), (4, 0.0), (1, 1.0)):
+        enc = build_encoder(model, width=48, height=32, quality=4.5, gop=gop, intra_boost=boost)
+        enc.inter.search = ZeroMotion()
+        coded = [enc.encode(f) for f in frames]
+        units = [u for c in coded for u, _ in bs.iter_sized_units(c.data, elementary=False)]
+        qualities[gop, boost] = [u.quality for u in units if isinstance(u, bs.Frame)]
+    assert qualities[4, 1.0] == [5.5, 4.5, 4.5, 4.5, 5.5]
+    assert qualities[4, 0.0] == qualities[1, 1.0] == [4.5] * 5  # all-intra: -q is every frame's quality

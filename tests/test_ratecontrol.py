@@ -41,6 +41,15 @@ def test_controller_meets_its_target(slope: float, target: float) -> None:
     assert max(steps) <= ctl.max_step + 1e-9  # no swings after the first frame's revision
 
 
+def test_a_boosted_i_frame_sits_above_its_p_frames_and_the_target_still_holds() -> None:
+    ctl = RateController(target_bits=4e4, pixels=416 * 240, gop=12, frames=120, intra_boost=1.0)
+    qualities, per_frame = _simulate(ctl, 120, slope=0.35, a_i=10.0, a_p=9.3, gop=12)
+    assert per_frame == pytest.approx(4e4, rel=0.05)
+    for start in range(12, 120, 12):  # each I-frame one step above the P-frames around it (within max_step)
+        assert qualities[start] - qualities[start - 1] == pytest.approx(1.0, abs=0.5 + 1e-9)
+        assert qualities[start] - qualities[start + 1] == pytest.approx(1.0, abs=0.5 + 1e-9)
+
+
 def test_unreachable_target_saturates_at_the_lowest_quality() -> None:
     ctl = RateController(target_bits=10.0, pixels=416 * 240, gop=12, frames=24)
     qualities, _ = _simulate(ctl, 24, slope=0.35, a_i=9.5, a_p=8.8, gop=12)

@@ -27,7 +27,7 @@ from lvc.codec.intra import DEFAULT_TILE, IntraCoder
 from lvc.codec.modes import RdModeDecision, rd_lambda
 from lvc.codec.motion_search import FlowSearch, MotionSearch
 from lvc.codec.presets import DEFAULT_PRESET, get_preset
-from lvc.codec.ratecontrol import RateController
+from lvc.codec.ratecontrol import INTRA_BOOST, RateController
 from lvc.format import bitstream as bs
 from lvc.models.zoo import LoadedModel
 
@@ -46,24 +46,28 @@ class EncodedFrame:
 @dataclass
 class PFrameTools:
     """What P-frames need: the coder, the motion search that finds the flow it codes, and the model's λ
-    ladder (None: λ unknown, so the motion mode is chosen by bits alone)."""
+    ladder (None: λ unknown, so the motion mode is chosen by bits alone). ``temporal``: offer the
+    previous P-frame's decoded flow as a motion predictor; a model with temporal motion prediction
+    then codes the flow both ways and keeps the cheaper, which costs a second motion coding."""
 
     coder: InterCoder
     search: FlowSearch
     lambdas: tuple[float, ...] | None = None
+    temporal: bool = True
 
 
 class VideoEncoder:
     """Encodes RGB frames (H, W, 3) uint8 into access units.
 
     ``inter`` None codes every frame as I. ``modes`` (needs the λ ladder) may code a frame the
-    schedule marks P as I where that is cheaper in RD terms. With ``rate``, each frame's quality is
-    the controller's choice and ``quality`` only the first frame's.
+    schedule marks P as I where that is cheaper in RD terms. The I-frames that the schedule sets
+    are coded ``intra_boost`` quality steps above ``quality``, the P-frames' (none without P-frames).
+    With ``rate``, each frame's quality is the controller's choice and ``quality`` only the first's.
     """
 
     def __init__(self, header: bs.SequenceHeader, *, intra: IntraCoder, scheduler: GopScheduler, quality: float,
                  levels: int, inter: PFrameTools | None = None, modes: RdModeDecision | None = None,
-                 rate: RateController | None = None) -> None:
+                 rate: RateController | None = None, intra_boost: float = 0.0) -> None:
         self.header = header
         self.intra = intra
         self.inter = inter
@@ -71,6 +75,7 @@ class VideoEncoder:
         self.modes = modes
         self.rate = rate
         self.levels = levels
+        self.intra_boost = intra_boost if inter is not None else 0.0  # all-intra: -q is every frame's quality
         self.set_quality(quality)
         self.reference: np.ndarray | None = None
         self.flow_prev: torch.Tensor | None = None  # the last P-frame's decoded flow, as the decoder holds it
@@ -90,11 +95,15 @@ class VideoEncoder:
         wanted = self.scheduler.decide(rgb)
         if self.rate is not None:
             self.set_quality(self.rate.choose(wanted if self.inter is not None else "I"))
+        else:
+            boost = self.intra_boost if wanted == "I" else 0.0
+            self._use_quality(min(self.base_quality + boost, self.levels))
         flow = None
         if wanted == "P" and self.inter is not None and self.reference is not None:
             frame_type = "P"
+            flow_prev = self.flow_prev if self.inter.temporal else None
             p = self.inter.coder.compress(rgb, self.quality, reference=self.reference, search=self.inter.search,
-                                          flow_prev=self.flow_prev, lam=self.lam)
+                                          flow_prev=flow_prev, lam=self.lam)
             data, recon, flow = self._access_unit("P", p, pts, duration), p.recon, p.flow
             # The mode decision weighs whole access units: an I-frame also carries the sequence header.
             if self.modes is not None and self.modes.worth_trying_intra((len(data), recon), rgb):
@@ -124,9 +133,15 @@ class VideoEncoder:
         return EncodedFrame(data, recon, frame_type, pts, duration)
 
     def set_quality(self, quality: float) -> None:
-        """Code the next frames at ``quality`` (in [1, levels]; kept to the stream's precision)."""
+        """Code the next frames at ``quality`` (in [1, levels]; kept to the stream's precision); without
+        rate control, a GOP's I-frame ``intra_boost`` steps above it."""
         if not 1 <= quality <= self.levels:
             raise ValueError(f"quality must be in [1, {self.levels}], got {quality}")
+        self.base_quality = bs.coded_quality(quality)
+        self._use_quality(self.base_quality)
+
+    def _use_quality(self, quality: float) -> None:
+        """The quality (and λ) of the frame about to be coded."""
         self.quality = bs.coded_quality(quality)
         if self.modes is not None:
             self.modes.set_quality(self.quality)
@@ -145,10 +160,11 @@ def build_encoder(model: LoadedModel, *, width: int, height: int, quality: float
                   time_base: tuple[int, int] = (1, 25), pixel_format: str = "rgb24", gop: int = 1,
                   scene_cuts: bool = False, tile: int = DEFAULT_TILE, device: torch.device | str = "cpu",
                   mode_decision: bool = True, preset: str = DEFAULT_PRESET,
-                  rate: RateController | None = None) -> VideoEncoder:
+                  rate: RateController | None = None, intra_boost: float = INTRA_BOOST) -> VideoEncoder:
     """The encoder of ``model`` for frames of ``width`` x ``height``, with the usual parts: a GOP of ``gop``
     (``scene_cuts`` adds cut detection), the ``preset``'s motion search, RD mode decision where
-    ``mode_decision`` and the model records its λ, and ``rate`` control when given."""
+    ``mode_decision`` and the model records its λ, ``rate`` control when given (its own
+    ``intra_boost`` then applies), and I-frames ``intra_boost`` steps above ``quality`` otherwise."""
     header = bs.SequenceHeader(width=width, height=height, fps_num=fps[0], fps_den=fps[1],
                                tb_num=time_base[0], tb_den=time_base[1], pixel_format=pixel_format,
                                model_id=model.model_id, weight_hash=model.weight_hash, gop=gop, tile=tile)
@@ -157,9 +173,11 @@ def build_encoder(model: LoadedModel, *, width: int, height: int, quality: float
     if model.inter is not None:
         search = MotionSearch.for_preset(model.inter, chosen, spec=model.inter_spec, lambdas=model.lambdas,
                                          model_id=model.model_id)
-        inter = PFrameTools(InterCoder(model.inter, device=device), search, model.lambdas)
+        inter = PFrameTools(InterCoder(model.inter, device=device), search, model.lambdas,
+                            temporal=chosen.temporal_motion)
     # Where the schedule says P, also try I and keep the cheaper in RD terms (needs the model's λ).
     modes = RdModeDecision(model.lambdas, quality) if mode_decision and model.lambdas else None
     return VideoEncoder(header, intra=IntraCoder(model.codec, tile=tile, device=device),
                         scheduler=GopScheduler(period=gop, scene_cuts=scene_cuts), quality=quality,
-                        levels=model.codec.y_gains.levels, inter=inter, modes=modes, rate=rate)
+                        levels=model.codec.y_gains.levels, inter=inter, modes=modes, rate=rate,
+                        intra_boost=intra_boost if gop > 1 else 0.0)

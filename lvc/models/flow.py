@@ -38,11 +38,11 @@ class FlowEstimator(nn.Module):
         self.flow_scale = flow_scale
 
     def forward(self, current: Tensor, reference: Tensor, *, all_iterations: bool = False,
-                flow_scale: float | None = None) -> Tensor | list[Tensor]:
+                flow_scale: float | None = None, updates: int | None = None) -> Tensor | list[Tensor]:
         """Flow (B, 2, H, W) from ``current`` to ``reference``, both (B, 3, H, W) in [0, 1].
 
         With ``all_iterations`` the list of every refinement's flow is returned (for RAFT's
-        sequence loss in training). ``flow_scale`` overrides the module's for this call.
+        sequence loss in training). ``flow_scale`` and ``updates`` override the module's for this call.
         """
         h, w = current.shape[-2:]
         s = self.flow_scale if flow_scale is None else flow_scale
@@ -57,7 +57,7 @@ class FlowEstimator(nn.Module):
         pad = (0, pw, 0, ph)
         a = F.pad(current * 2 - 1, pad, mode="replicate")
         b = F.pad(reference * 2 - 1, pad, mode="replicate")
-        flows = self.raft(a, b, num_flow_updates=self.updates)
+        flows = self.raft(a, b, num_flow_updates=self.updates if updates is None else updates)
         out = [self._restore(f[..., :hs, :ws], (h, w)) for f in (flows if all_iterations else flows[-1:])]
         return out if all_iterations else out[0]
 

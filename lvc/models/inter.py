@@ -16,9 +16,10 @@ search, which runs the RAFT estimator and the warp fit this codec carries with i
 Temporal motion prediction (``temporal_motion``): motion is smooth in time, so the previous
 P-frame's decoded flow predicts this one's, and the motion codec codes only the difference. On a
 steady pan the difference is near zero and costs a few bytes where the flow itself costs as much
-as an I-frame. The encoder codes the flow both ways and keeps the cheaper (a one-byte stream says
-which), so a motion change never costs more than coding the flow afresh. After an I-frame there
-is no previous flow and the flow is coded as it is.
+as an I-frame. Given the previous flow, :meth:`InterCodec.compress` codes the flow both ways and
+keeps the cheaper (a one-byte stream says which), so a motion change never costs more than coding
+the flow afresh; the encoder's preset says whether to offer it (:mod:`lvc.codec.presets`). After an
+I-frame there is no previous flow and the flow is coded as it is.
 """
 
 from __future__ import annotations
