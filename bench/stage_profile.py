@@ -103,16 +103,15 @@ def instrument(clock: StageClock, stack: ExitStack, model, search) -> None:  # n
         stack.callback(setattr, compensation_mod, "warp", original_warp)
 
 
-def run(clip: Path, frames: int, flops: bool) -> tuple[StageClock, dict[tuple[str, str], float], dict[str, int]]:
-    """Encode then decode the first ``frames`` of ``clip`` with every stage timed; returns the clock,
-    the total ms of each (pass, frame type), and the count of each frame type."""
+def run(model, clip: Path, frames: int, flops: bool) -> tuple[StageClock, dict[tuple[str, str], float], dict[str, int]]:  # noqa: ANN001
+    """Encode then decode the first ``frames`` of ``clip`` with ``model`` (a LoadedModel), every stage
+    timed; returns the clock, the total ms of each (pass, frame type), and the count of each frame type
+    (the schedule's: GOP 12)."""
     from lvc.codec.decoder import VideoDecoder
     from lvc.codec.encoder import build_encoder
     from lvc.format import bitstream as bs
     from lvc.io.video import open_media
-    from lvc.models.zoo import default_model_id, load_image_model
 
-    model = load_image_model(default_model_id(still=False))
     info, source = open_media(clip)
     enc = build_encoder(model, width=info.width, height=info.height, quality=4.0, gop=12)
     dec = VideoDecoder(load_model=lambda *_: model)
@@ -152,13 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     w, h = (int(v) for v in args.size.split("x"))
-    from lvc.models.zoo import default_model_id
+    from lvc.models.zoo import default_model_id, load_image_model
 
-    counted_frames = min(args.frames, 3)  # I, P, then a P-frame with a previous flow (both motion modes)
+    model = load_image_model(default_model_id(still=False))
+    counted_frames = min(args.frames, 3)  # an I-frame, then P-frames with and without a previous flow
     with tempfile.TemporaryDirectory() as tmp:
         clip = make_clip(Path(tmp) / "clip.y4m", w, h, args.frames)
-        timed, totals, counts = run(clip, args.frames, flops=False)
-        counted, _, counted_n = run(clip, counted_frames, flops=True)
+        timed, totals, counts = run(model, clip, args.frames, flops=False)
+        counted, _, counted_n = run(model, clip, counted_frames, flops=True)
     rows = [{"pass": p, "frame": kind, "stage": stage, "ms_per_frame": ms / counts[kind],
              "macs_per_pixel": counted.macs.get((p, kind, stage), 0.0) / max(counted_n[kind], 1) / (w * h)}
             for (p, kind, stage), ms in sorted(timed.ms.items(), key=lambda kv: (kv[0][:2], -kv[1]))]
