@@ -45,6 +45,13 @@ def test_every_flipped_byte_is_an_error() -> None:
             list(bs.iter_units(bytes(bad)))
 
 
+def test_older_versions_are_read() -> None:
+    """Version 2 only adds a motion mode: a version-1 stream is read as it is."""
+    data = bytearray(_stream())
+    data[4] = 1
+    assert list(bs.iter_units(bytes(data))) == list(bs.iter_units(_stream()))
+
+
 def test_future_version_and_foreign_files() -> None:
     data = bytearray(_stream())
     data[4] = bs.VERSION + 1

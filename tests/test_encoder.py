@@ -106,3 +106,44 @@ def test_i_frames_are_boosted_only_where_p_frames_predict_from_them(tiny_video_w
         qualities[gop, boost] = [u.quality for u in units if isinstance(u, bs.Frame)]
     assert qualities[4, 1.0] == [5.5, 4.5, 4.5, 4.5, 5.5]
     assert qualities[4, 0.0] == qualities[1, 1.0] == [4.5] * 5  # all-intra: -q is every frame's quality
+
+
+class PanMotion(ZeroMotion):
+    """A motion search that finds a pan of (2.6, -1.1) px over a quarter of the frame moving faster."""
+
+    def __call__(self, current: torch.Tensor, reference: torch.Tensor, **kw) -> torch.Tensor:  # noqa: ANN003
+        super().__call__(current, reference, **kw)
+        flow = torch.tensor([2.6, -1.1]).view(1, 2, 1, 1).expand(1, 2, *current.shape[-2:]).clone()
+        flow[..., : current.shape[-2] // 4, :] += 5.0
+        return flow
+
+
+def test_the_encoder_offers_the_flows_median_as_global_motion_and_the_decoder_follows(tiny_video_weights,  # noqa: ANN001
+                                                                                      monkeypatch) -> None:  # noqa: ANN001
+    from lvc.codec.encoder import build_encoder
+    from lvc.codec.motion_search import global_offset
+    from lvc.models.inter import InterCodec
+
+    assert global_offset(torch.zeros(1, 2, 8, 8)) is None
+    assert global_offset(torch.full((1, 2, 8, 8), 1e5)) == (32767, 32767)  # clamped to what int16 holds
+    model = load_image_model(str(tiny_video_weights))
+    offered: list[tuple[int, int] | None] = []
+    compress = InterCodec.compress
+
+    def spy(self, *args, offset=None, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        offered.append(offset)
+        return compress(self, *args, offset=offset, **kw)
+
+    monkeypatch.setattr(InterCodec, "compress", spy)
+    h, w = 32, 48
+    for global_motion in (False, True):  # the decoder is checked on the second
+        offered.clear()
+        enc = build_encoder(model, width=w, height=h, quality=4.0, gop=4, mode_decision=False)
+        enc.inter.search = PanMotion()
+        enc.inter.global_motion = global_motion
+        coded = [enc.encode(f) for f in moving_frames(3, h, w)]
+        assert [c.frame_type for c in coded] == list("IPP")
+        assert offered == ([(10, -4)] * 2 if global_motion else [None, None])  # the median, in quarter pels
+    data = bs.file_header() + b"".join(c.data for c in coded) + bs.pack_end(len(coded))
+    decoded = list(VideoDecoder(load_model=lambda model_id, weight_hash: model).decode_units(bs.iter_sized_units(data)))
+    assert all(np.array_equal(d.rgb, c.recon) for d, c in zip(decoded, coded))

@@ -48,12 +48,15 @@ class PFrameTools:
     """What P-frames need: the coder, the motion search that finds the flow it codes, and the model's λ
     ladder (None: λ unknown, so the motion mode is chosen by bits alone). ``temporal``: offer the
     previous P-frame's decoded flow as a motion predictor; a model with temporal motion prediction
-    then codes the flow both ways and keeps the cheaper, which costs a second motion coding."""
+    then codes the P-frame both ways and keeps the cheaper, which costs a second coding of the frame.
+    ``global_motion``: offer the flow's median as a global motion in the same way (a second coding
+    only where the median is not zero)."""
 
     coder: InterCoder
     search: FlowSearch
     lambdas: tuple[float, ...] | None = None
     temporal: bool = True
+    global_motion: bool = True
 
 
 class VideoEncoder:
@@ -103,7 +106,8 @@ class VideoEncoder:
             frame_type = "P"
             flow_prev = self.flow_prev if self.inter.temporal else None
             p = self.inter.coder.compress(rgb, self.quality, reference=self.reference, search=self.inter.search,
-                                          flow_prev=flow_prev, lam=self.lam)
+                                          flow_prev=flow_prev, lam=self.lam,
+                                          global_motion=self.inter.global_motion)
             data, recon, flow = self._access_unit("P", p, pts, duration), p.recon, p.flow
             # The mode decision weighs whole access units: an I-frame also carries the sequence header.
             if self.modes is not None and self.modes.worth_trying_intra((len(data), recon), rgb):
@@ -174,7 +178,7 @@ def build_encoder(model: LoadedModel, *, width: int, height: int, quality: float
         search = MotionSearch.for_preset(model.inter, chosen, spec=model.inter_spec, lambdas=model.lambdas,
                                          model_id=model.model_id)
         inter = PFrameTools(InterCoder(model.inter, device=device), search, model.lambdas,
-                            temporal=chosen.temporal_motion)
+                            temporal=chosen.temporal_motion, global_motion=chosen.global_motion)
     # Where the schedule says P, also try I and keep the cheaper in RD terms (needs the model's λ).
     modes = RdModeDecision(model.lambdas, quality) if mode_decision and model.lambdas else None
     return VideoEncoder(header, intra=IntraCoder(model.codec, tile=tile, device=device),

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from lvc.codec.frame_coder import CodedFrame, DecodedPicture
-from lvc.codec.motion_search import FlowSearch
+from lvc.codec.motion_search import FlowSearch, global_offset
 from lvc.codec.tensors import codec_threads, to_tensor, to_uint8
 from lvc.models.inter import InterCodec
 
@@ -24,13 +24,16 @@ class InterCoder:
         self.device = torch.device(device)
 
     def compress(self, rgb: np.ndarray, quality: float, *, reference: np.ndarray, search: FlowSearch,
-                 flow_prev: torch.Tensor | None = None, lam: float | None = None) -> CodedFrame:
+                 flow_prev: torch.Tensor | None = None, lam: float | None = None,
+                 global_motion: bool = False) -> CodedFrame:
         """Streams and the decoder-exact reconstruction of ``rgb`` against ``reference`` (both (H, W, 3)
-        uint8), coding the flow ``search`` finds; ``flow_prev`` is the previous P-frame's decoded flow."""
+        uint8), coding the flow ``search`` finds; ``flow_prev`` is the previous P-frame's decoded flow,
+        and ``global_motion`` also offers the codec the flow's median as a global motion."""
         with torch.inference_mode(), codec_threads():
             x, ref = to_tensor(rgb, self.device), to_tensor(reference, self.device)
             flow = search(x, ref, quality=quality, lam=lam, flow_prev=flow_prev)
-            c = self.codec.compress(x, ref, quality, flow=flow, flow_prev=flow_prev, lam=lam)
+            offset = global_offset(flow) if global_motion else None
+            c = self.codec.compress(x, ref, quality, flow=flow, flow_prev=flow_prev, offset=offset, lam=lam)
         return CodedFrame(c.streams, to_uint8(c.x_hat), flow=c.flow_hat)
 
     def decompress(self, streams: list[bytes], quality: float, *, reference: np.ndarray,

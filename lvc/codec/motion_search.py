@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import torch
 from torch import Tensor
 
 from lvc.codec.presets import Preset
@@ -19,7 +20,7 @@ from lvc.codec.refine import FlowRefiner, warp_fit
 from lvc.errors import InputError
 from lvc.models.builders import InterCodecSpec
 from lvc.models.flow import FlowEstimator
-from lvc.models.inter import InterCodec
+from lvc.models.inter import GLOBAL_UNITS, OFFSET_LIMIT, InterCodec
 
 
 class FlowSearch(Protocol):
@@ -68,3 +69,12 @@ class MotionSearch:
         if self.rd_refiner is not None:
             flow = self.rd_refiner(current, reference, quality, lam, flow, flow_prev=flow_prev)
         return flow
+
+
+def global_offset(flow: Tensor) -> tuple[int, int] | None:
+    """The global-motion candidate of ``flow`` (1, 2, H, W): its median vector, x then y, rounded to
+    1/GLOBAL_UNITS pixel; None where that is zero. The median, not the mean: on a pan over a moving
+    object it is the pan."""
+    med = flow[0].flatten(1).median(dim=1).values.double() * GLOBAL_UNITS
+    x, y = (int(v) for v in torch.round(med).clamp(-OFFSET_LIMIT, OFFSET_LIMIT).tolist())
+    return (x, y) if x or y else None

@@ -16,6 +16,12 @@ is the motion search (``lvc.codec.refine``, ``lvc.codec.rd_refine``):
   basketballpass, aerial2, tree, foreman and toys (12 frames, q 2–8) leaving it out changed the
   BD-rate by −1.9, +1.9, 0.0, 0.0 and +0.5 %. So ``medium`` and ``fast`` leave it out.
 
+Every preset offers the flow's median as a global motion (``lvc.models.inter``): the P-frame is
+coded both ways and the cheaper kept. Where the median is zero that costs nothing; on a pan it
+costs a second coding of the frame and halves the motion. (Since that change each candidate is
+weighed as a whole P-frame, residual included, which makes the temporal candidate of the slow
+presets dearer than the timing above.)
+
 Each preset's bits and speed are measured by ``bench/presets.py``.
 """
 
@@ -35,6 +41,7 @@ class Preset:
     rd_lr: float = 0.1
     flow_updates: int | None = None  # RAFT's recurrent updates (None: the model's own setting)
     temporal_motion: bool = False  # also code the flow against the previous P-frame's, keep the cheaper
+    global_motion: bool = True  # also code it against its median vector (a pan), keep the cheaper
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (

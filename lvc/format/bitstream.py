@@ -31,7 +31,9 @@ from lvc.errors import CorruptStreamError, UnsupportedStreamError
 from lvc.format.varint import read_varint, unzigzag, write_varint, zigzag
 
 MAGIC = b"LVC\x00"
-VERSION = 1
+# 2: a P-frame's motion-mode stream may carry a global motion vector (lvc.models.inter.MOTION_GLOBAL).
+# Readers take every version up to theirs; a version-1 stream is a version-2 stream without it.
+VERSION = 2
 UNIT_SEQ, UNIT_FRAME, UNIT_END = 1, 2, 3
 FRAME_TYPES = ("I", "P")
 CODER_RANGE_V1 = 1  # constriction range coder, 16-bit integer tables, escapes as zigzag varints
