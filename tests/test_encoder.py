@@ -124,6 +124,9 @@ def test_the_encoder_offers_the_flows_median_as_global_motion_and_the_decoder_fo
     from lvc.codec.motion_search import global_offset
     from lvc.models.inter import InterCodec
 
+    from lvc.codec.presets import PRESETS
+
+    assert [p.global_motion for p in PRESETS.values()] == [False, True, True, True]  # fast, medium, slow, veryslow
     assert global_offset(torch.zeros(1, 2, 8, 8)) is None
     assert global_offset(torch.full((1, 2, 8, 8), 1e5)) == (32767, 32767)  # clamped to what int16 holds
     model = load_image_model(str(tiny_video_weights))
