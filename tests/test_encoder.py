@@ -122,9 +122,8 @@ def test_the_encoder_offers_the_flows_median_as_global_motion_and_the_decoder_fo
                                                                                       monkeypatch) -> None:  # noqa: ANN001
     from lvc.codec.encoder import build_encoder
     from lvc.codec.motion_search import global_offset
-    from lvc.models.inter import InterCodec
-
     from lvc.codec.presets import PRESETS
+    from lvc.models.inter import InterCodec
 
     assert [p.global_motion for p in PRESETS.values()] == [False, True, True, True]  # fast, medium, slow, veryslow
     assert global_offset(torch.zeros(1, 2, 8, 8)) is None

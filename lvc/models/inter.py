@@ -153,11 +153,11 @@ class InterCodec(nn.Module):
 
     def _reconstruct(self, ref: Tensor, flow_hat: Tensor,
                      code_residual: Callable[[Tensor | None, Tensor | None], Tensor],
-                     x: Tensor | None, pred: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """(x_hat, prediction) from the decoded flow (``pred``: its compensation, when already computed);
-        ``code_residual`` maps the residual input (None when decoding) and the residual codec's
-        condition (the prediction, or None for a plain residual codec) to the decoded residual."""
-        pred = self.compensation(ref, flow_hat) if pred is None else pred
+                     x: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(x_hat, prediction) from the decoded flow; ``code_residual`` maps the residual input (None
+        when decoding) and the residual codec's condition (the prediction, or None for a plain residual
+        codec) to the decoded residual."""
+        pred = self.compensation(ref, flow_hat)
         r_in = None if x is None else x - pred + RESIDUAL_OFFSET
         cond = pred if self.residual.conditioner is not None else None
         r_hat = code_residual(r_in, cond) - RESIDUAL_OFFSET
