@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from lvc import rates
+from lvc import rates, weights
 from lvc.codec.presets import DEFAULT_PRESET, PRESETS
 from lvc.errors import InputError
 from lvc.format import bitstream as bs
@@ -111,13 +111,17 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
         if size is not None and total is None:
             raise InputError(f"{input}: the container does not say how many frames it has, so --size cannot "
                              "be shared out; use --bitrate")
+        model_id = None  # a LoadedModel is already built
+        if model is None or isinstance(model, str):
+            model_id = model or weights.default_model_id(src.is_still)
+            weights.model_path(model_id)  # a model that is not installed is refused here, before torch
         # Everything the user can get wrong has been checked by now: only here does torch load.
         from lvc.codec.encoder import build_encoder
         from lvc.codec.ratecontrol import INTRA_BOOST
         from lvc.metrics import psnr as psnr_fn
-        from lvc.models.zoo import LoadedModel, default_model_id, load_image_model
+        from lvc.models.zoo import load_image_model
 
-        loaded = model if isinstance(model, LoadedModel) else load_image_model(model or default_model_id(src.is_still))
+        loaded = model if model_id is None else load_image_model(model_id)
         boost = INTRA_BOOST if intra_boost is None else intra_boost
     except BaseException:
         source.close()
@@ -215,6 +219,18 @@ def _first_index(reader: ContainerReader, start: float) -> int:
     return chosen
 
 
+def _first_header(reader: ContainerReader) -> bs.SequenceHeader | None:
+    """The stream's first sequence header (``None`` when the stream holds none)."""
+    return next((unit for unit, _ in reader.sized_units() if isinstance(unit, bs.SequenceHeader)), None)
+
+
+def check_weights(model_id: str, weight_hash: bytes, model: LoadedModel | None = None) -> None:
+    """Refuse, without torch, a stream whose weights (``model_id``, ``weight_hash``) are neither ``model``
+    nor installed with that hash (``lvc.weights.stream_weights`` says which)."""
+    if model is None or (model.model_id, model.weight_hash) != (model_id, weight_hash):
+        weights.stream_weights(model_id, weight_hash)
+
+
 def iter_decode(input: str | Path, *, frames: int | None = None, start: float | None = None, device: str = "cpu",
                 model: LoadedModel | None = None, intermediates: bool = False) -> Iterator[DecodedFrame]:
     """Decoded frames of an ``.lvc`` file, in order; they stream, so memory does not grow with the clip.
@@ -223,6 +239,10 @@ def iter_decode(input: str | Path, *, frames: int | None = None, start: float | 
     before it are parsed but not decoded); ``frames`` limits the count. ``intermediates`` also fills
     each frame's byte split and P-frame intermediates (``DecodedFrame.parts`` and ``extras``).
     """
+    with ContainerReader(input) as reader:
+        header = _first_header(reader)
+    if header is not None:  # without one, the decoder reports the stream
+        check_weights(header.model_id, header.weight_hash, model)
     from lvc.codec.decoder import VideoDecoder
     from lvc.models.zoo import find_by_hash
 
@@ -250,8 +270,8 @@ def decode(input: str | Path, output: str | Path, *, frames: int | None = None, 
     """Decode an ``.lvc`` file to ``output``: ``.png`` (one image), a folder or ``%d`` pattern of PNGs,
     ``.y4m``, ``-`` (y4m on stdout) or ``.mp4`` with the original audio.
 
-    An ``.mp4`` is for viewing by default (x264 CRF 18, YUV 4:2:0); ``lossless`` makes it the decoded
-    RGB exactly (libx264rgb at qp 0). PNGs are always exact.
+    An ``.mp4`` is for viewing by default (x264 CRF 18, YUV 4:2:0; 4:4:4 at an odd size); ``lossless``
+    makes it the decoded RGB exactly (libx264rgb at qp 0). PNGs are always exact.
     """
     if frames is not None and frames < 1:
         raise InputError(f"--frames must be at least 1, got {frames}")
@@ -259,6 +279,7 @@ def decode(input: str | Path, output: str | Path, *, frames: int | None = None, 
     out = check_output(output, overwrite, (input,))
     check_output_type(out, lossless)
     st = stream_info(input)
+    check_weights(st.model_id, bytes.fromhex(st.weight_hash))  # before the output is opened
     writer = open_writer(out, width=st.width, height=st.height, fps=st.fps,
                          time_base=st.time_base, source_pixel_format=st.pixel_format,
                          audio_from=input if st.audio_streams else None, lossless=lossless)
@@ -282,4 +303,4 @@ def decode(input: str | Path, output: str | Path, *, frames: int | None = None, 
                    seconds=time.perf_counter() - t0)
 
 
-__all__ = ["DEFAULT_GOP", "StreamInfo", "Summary", "decode", "encode", "info", "iter_decode"]
+__all__ = ["DEFAULT_GOP", "StreamInfo", "Summary", "check_weights", "decode", "encode", "info", "iter_decode"]

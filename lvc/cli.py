@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("input", help=".lvc file")
     d.add_argument("-o", "--output", required=True,
                    help=".png (one image), folder or %%d pattern of PNGs, .y4m, - (y4m on stdout), or .mp4 (for "
-                        "viewing: x264 CRF 18, YUV 4:2:0)")
+                        "viewing: x264 CRF 18, YUV 4:2:0; 4:4:4 at an odd size)")
     d.add_argument("--lossless", action="store_true",
                    help=".mp4: the decoded RGB exactly (libx264rgb, qp 0; few players show it); PNGs always are")
 

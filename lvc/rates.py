@@ -32,9 +32,9 @@ def kbps_over(num_bytes: int, seconds: float) -> float:
 
 def mean_finite(values: Iterable[float | None]) -> float | None:
     """Mean of the finite values: a lossless frame's infinite PSNR is left out rather than making the
-    mean infinite; ``inf`` when every value is infinite, None when there are none (None values are
-    skipped, so unmeasured frames do not count)."""
-    vals = [v for v in values if v is not None]
+    mean infinite; ``inf`` when every value is infinite, None when there are none (None and NaN values
+    are skipped, so unmeasured frames do not count, and a NaN never passes for a lossless ``inf``)."""
+    vals = [v for v in values if v is not None and not math.isnan(v)]
     if not vals:
         return None
     finite = [v for v in vals if math.isfinite(v)]

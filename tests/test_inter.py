@@ -1,5 +1,9 @@
 """The P-frame codec round-trips exactly with tiny untrained parts; the graph starts as a plain warp."""
 
+import dataclasses
+import inspect
+import typing
+
 import pytest
 import torch
 
@@ -176,13 +180,42 @@ def test_rd_refiner_lowers_the_frame_cost_and_leaves_the_codec_alone() -> None:
     assert RdFlowRefiner(codec, iters=0)(cur, ref, 4.0, lam, start) is start
 
 
+def _first_parameter(method: object) -> str:
+    """The name of the first parameter after ``self`` (of a function, or of a bound method)."""
+    params = [p for p in inspect.signature(method).parameters.values() if p.name != "self"]
+    assert params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD), method
+    return params[0].name
+
+
+def _result_fields(cls: type, method: str) -> set[str] | None:
+    """Fields of the dataclass that ``cls.method`` is annotated to return (None: it returns a Tensor)."""
+    returned = typing.get_type_hints(getattr(cls, method))["return"]
+    if returned is torch.Tensor:
+        return None
+    assert dataclasses.is_dataclass(returned), (cls.__name__, method, returned)
+    return {f.name for f in dataclasses.fields(returned)}
+
+
 def test_every_codec_part_speaks_the_one_contract() -> None:
-    """forward / compress / decompress, with the results the contract names (lvc.models.contract)."""
-    from lvc.models.contract import CodecPart
+    """forward / compress / decompress, with the first arguments and the results the contract names
+    (lvc.models.contract): not only the three names, which any module with a forward nearly has."""
+    from lvc.models.contract import CodecPart, Coded, Trained
 
     codec = _tiny_inter()
-    for part in (codec, codec.motion, codec.residual):
+    intra = build_image_codec(TINY_SPEC)
+    parts = (intra, codec, codec.motion, codec.residual)
+    assert {type(p).__name__ for p in parts} == {"ImageCodec", "InterCodec"}
+    for part in parts:
         assert isinstance(part, CodecPart)
+        for method in ("forward", "compress", "decompress"):
+            # The contract's first argument: x for forward and compress, streams for decompress.
+            assert _first_parameter(getattr(part, method)) == _first_parameter(getattr(CodecPart, method)), (
+                type(part).__name__, method)
+        cls = type(part)
+        assert set(Trained.__annotations__) <= _result_fields(cls, "forward"), cls.__name__
+        assert set(Coded.__annotations__) <= _result_fields(cls, "compress"), cls.__name__
+        decoded = _result_fields(cls, "decompress")
+        assert decoded is None or "x_hat" in decoded, cls.__name__  # a tensor, or a result holding x_hat
     ref, x, flow = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48), torch.randn(1, 2, 32, 48)
     c = codec.compress(x, ref, 3.0, flow=flow)
     d = codec.decompress(c.streams, ref, 3.0)

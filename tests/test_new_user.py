@@ -19,6 +19,7 @@ from PIL import Image
 from lvc import api
 from lvc.cli import main
 from lvc.io.container import stream_info
+from lvc.io.video import VIEW_CRF
 from tests.conftest import ROOT, TINY_ID, natural_image
 from tests.media import moving_frames, write_clip
 
@@ -185,11 +186,13 @@ def _refuses(folder: str) -> bool:
     "encode", "encode --recon", "decode", "inspect --csv", "inspect --json", "inspect --plot", "inspect --html",
     "compare --json", "compare --plot",
 ])
+@pytest.mark.parametrize("folder", ["unwritable", "missing"])
 def test_unwritable_output_is_one_line_before_the_work(tiny_env, png, tmp_path, capsys, monkeypatch,  # noqa: ANN001
-                                                       command) -> None:
+                                                       command, folder) -> None:
+    """An output in a folder that refuses new files, or under one that does not exist (``nowhere/x.out``)."""
     stream = tmp_path / "k.lvc"
     api.encode(png, stream, model=TINY_ID)
-    ro = _unwritable_folder(tmp_path)
+    ro = _unwritable_folder(tmp_path) if folder == "unwritable" else tmp_path / "nowhere"
     name, _, option = command.partition(" ")
     suffix = {"--plot": ".png", "--html": ".html", "--csv": ".csv", "--json": ".json", "--recon": ".png"}
     target = str(ro / f"out{suffix.get(option, '.png' if name == 'decode' else '.lvc')}")
@@ -208,11 +211,12 @@ def test_unwritable_output_is_one_line_before_the_work(tiny_env, png, tmp_path, 
     monkeypatch.setattr(zoo, "load_image_model", no_work)
     monkeypatch.setattr(api, "iter_decode", no_work)
     try:
-        _one_line(capsys, main(argv), "cannot write into")
+        _one_line(capsys, main(argv), "cannot write into" if folder == "unwritable" else "folder does not exist")
     finally:
-        if ro != Path("/sys"):
+        if folder == "unwritable" and ro != Path("/sys"):
             ro.chmod(stat.S_IRWXU)
     assert not (tmp_path / "o.lvc").exists()
+    assert folder == "unwritable" or not ro.exists()  # nor was the missing folder made
 
 
 def test_output_under_a_file_is_one_line(tiny_env, png, tmp_path, capsys) -> None:  # noqa: ANN001
@@ -235,12 +239,41 @@ BAD = [
     ["inspect", "{png}", "--ref", "missing.mp4"],
     ["compare", "missing.mp4"],
     ["compare", "{png}", "--qualities", "0"],
+    ["encode", "{png}", "-o", "x.lvc", "--model", "bogus"],
+    ["compare", "{png}", "--model", "bogus"],
+    ["decode", "{uninstalled}", "-o", "x.png"],
+    ["inspect", "{uninstalled}"],
+    ["decode", "{mismatch}", "-o", "x.mp4"],
+    ["inspect", "{mismatch}", "--csv", "x.csv"],
 ]
 
 
+def _stream_naming(path: Path, model_id: str, weight_hash: bytes, *, elementary: bool) -> Path:
+    """A valid .lvc file (bare or MP4) whose header names ``model_id`` with ``weight_hash``: only the model it
+    needs is wrong. Its one frame's payload is junk, which a decoder that got that far would report instead."""
+    from lvc.format import bitstream as bs
+    from lvc.io.container import AccessUnit, ContainerWriter
+
+    header = bs.pack_sequence_header(bs.SequenceHeader(width=16, height=16, model_id=model_id,
+                                                       weight_hash=weight_hash))
+    frame = bs.pack_frame(bs.Frame(frame_type="I", pts=0, duration=1, quality=4.0, recon_crc=0, streams=[b"x"]))
+    writer = ContainerWriter(path, time_base=Fraction(1, 25), elementary=elementary)
+    writer.write(AccessUnit(header + frame, 0, 1))
+    writer.close()
+    return path
+
+
 def test_bad_input_is_reported_without_loading_torch(tmp_path, png) -> None:  # noqa: ANN001
-    """Each mistake gets its line before torch loads: 0.3-0.6 s here, where importing torch first took 2.6-4.2 s."""
-    cases = [[a.replace("{png}", str(png)) for a in argv] for argv in BAD]
+    """Each mistake gets its line before torch loads: 0.3-0.6 s here, where importing torch first took 2.6-4.2 s.
+    That includes a model that is not installed and a stream made with weights this install does not have."""
+    from lvc.weights import DEFAULT_IMAGE_MODEL, file_hash, weight_path
+
+    installed = file_hash(weight_path(DEFAULT_IMAGE_MODEL))
+    streams = {"{png}": png,
+               "{uninstalled}": _stream_naming(tmp_path / "u.lvc", "not-installed", installed, elementary=True),
+               "{mismatch}": _stream_naming(tmp_path / "m.lvc", DEFAULT_IMAGE_MODEL, bytes(8), elementary=False)}
+    assert installed != bytes(8)
+    cases = [[str(streams.get(a, a)) for a in argv] for argv in BAD]
     code = ("import json, sys, time\nfrom lvc.cli import main\nout = []\n"
             f"for argv in {cases!r}:\n"
             "    t = time.perf_counter(); rc = main(argv)\n"
@@ -255,6 +288,11 @@ def test_bad_input_is_reported_without_loading_torch(tmp_path, png) -> None:  # 
     for argv, (rc, torch_loaded, _) in zip(cases, results, strict=True):
         assert rc != 0 and not torch_loaded, (argv, res.stderr)
     assert res.stderr.count("lvc: error:") == len(cases), res.stderr
+    lines = res.stderr.splitlines()
+    assert sum("model 'bogus' is not installed" in line for line in lines) == 2, res.stderr
+    assert sum("model 'not-installed', which is not installed" in line for line in lines) == 2, res.stderr
+    assert sum(f"but this install has {installed.hex()}" in line for line in lines) == 2, res.stderr
+    assert not list(tmp_path.glob("x.*")), "an output was written"
     assert time.perf_counter() - t0 < 60
 
 
@@ -348,10 +386,40 @@ def test_decode_mp4_is_for_viewing_and_lossless_is_exact(tiny_env, tmp_path) -> 
     with av.open(str(view)) as c:
         s = c.streams.video[0]
         assert (s.codec_context.name, s.codec_context.pix_fmt) == ("h264", "yuv420p")
+    assert _x264_crf(view) == VIEW_CRF
     with av.open(str(lossless)) as c:
         got = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert len(got) == 3 and all(np.array_equal(a, b) for a, b in zip(got, exact))
     assert view.stat().st_size < lossless.stat().st_size
+
+
+def _x264_crf(path: Path) -> float:
+    """The CRF x264 coded ``path`` with, from the options it writes into the stream
+    (an SEI: "x264 - core ... crf=18.0 ...")."""
+    import re
+
+    found = re.findall(rb"x264 - core .*?crf=(\d+(?:\.\d+)?)", path.read_bytes(), flags=re.DOTALL)
+    assert len(found) == 1, found
+    return float(found[0])
+
+
+def test_decode_mp4_at_an_odd_size_is_444_at_that_size(tiny_env, tmp_path) -> None:  # noqa: ANN001
+    """4:2:0 cannot hold an odd width or height: the .mp4 is 4:4:4 at the source's size (README), at the same CRF."""
+    from lvc.io.video import Y4mWriter
+
+    src = tmp_path / "odd.y4m"
+    writer = Y4mWriter(src, width=23, height=17, fps=Fraction(25), pix_fmt="yuv444p")
+    for i, rgb in enumerate(moving_frames(2, 17, 23)):
+        writer.write(rgb, i, 1)
+    writer.close()
+    lvc, view = tmp_path / "odd.lvc", tmp_path / "odd.mp4"
+    api.encode(src, lvc, model=TINY_ID)
+    assert main(["decode", str(lvc), "-o", str(view), "--quiet"]) == 0
+    with av.open(str(view)) as c:
+        s = c.streams.video[0]
+        assert (s.codec_context.name, s.codec_context.pix_fmt, s.width, s.height) == ("h264", "yuv444p", 23, 17)
+        assert len(list(c.decode(video=0))) == 2
+    assert _x264_crf(view) == VIEW_CRF
 
 
 # ---------------------------------------------------------------------- A11: an lvc stream under .mp4
@@ -401,9 +469,20 @@ def test_info_on_a_still_prints_no_video_rates(tiny_env, png, tmp_path, capsys) 
 
 # ---------------------------------------------------------------------- A14: the presets' docstring
 def test_presets_docstring_says_what_the_presets_do() -> None:
+    """The ``fast`` bullet says what PRESETS["fast"] does: its flow scale, its warp fit, no RD fit, and
+    whether it offers global motion; the sentence on global motion names the presets that leave it out."""
+    import re
+
     import lvc.codec.presets as presets
 
     fast = presets.PRESETS["fast"]
-    assert fast.flow_scale == 0.5 and fast.warp_fit
-    line = next(line for line in presets.__doc__.splitlines() if line.startswith("* ``fast``"))
-    assert "half" in line and "FlowRefiner" in line + presets.__doc__ and "as it is" not in line
+    bullets = re.split(r"\n(?=\* )|\n\n", presets.__doc__)
+    line = " ".join(next(b for b in bullets if b.startswith("* ``fast``")).split())  # the bullet, unwrapped
+    scale = {0.5: "half size", 0.25: "quarter size", None: None}[fast.flow_scale]
+    assert scale is None or scale in line, line
+    assert ("fit to the warp error" in line) == fast.warp_fit, line
+    assert ("no global motion" in line) == (not fast.global_motion), line
+    assert ("RdFlowRefiner" in line or "rate–distortion" in line) == bool(fast.rd_iters), line
+    assert ("previous P-frame" in line) == fast.temporal_motion, line
+    without = [name for name, p in presets.PRESETS.items() if not p.global_motion]
+    assert without == ["fast"] and "Every preset but ``fast`` offers the flow's median" in presets.__doc__

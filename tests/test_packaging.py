@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import operator
+import re
 import shutil
 import subprocess
 import sys
@@ -47,11 +49,59 @@ def test_runtime_dependencies_are_what_lvc_imports() -> None:
     assert {"lvc[train,plot]", "pytest>=8"} <= set(extras["dev"])
 
 
+def _specifier(requirement: str) -> str:
+    """``"torch>=2.13,<2.15"`` -> ``">=2.13,<2.15"``."""
+    return requirement[len(_name(requirement)):].strip()
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``"2.14.1+cu130"`` -> ``(2, 14, 1)``: the release numbers, local label and pre-release tags left out."""
+    return tuple(int(re.match(r"\d*", part).group() or 0) for part in version.split("+")[0].split("."))
+
+
+def _satisfies(version: str, specifier: str) -> bool:
+    """Whether ``version`` is in ``specifier`` (``packaging.specifiers`` where it is installed; else the
+    comparisons these ranges use, on release numbers)."""
+    try:
+        from packaging.specifiers import SpecifierSet
+    except ImportError:
+        ops = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
+               "!=": operator.ne}
+        have = _release(version)
+        for clause in specifier.split(","):
+            op, bound = re.fullmatch(r"\s*(>=|<=|==|!=|>|<)\s*([\w.]+)\s*", clause).groups()
+            want = _release(bound)
+            width = max(len(have), len(want))
+            if not ops[op](have + (0,) * (width - len(have)), want + (0,) * (width - len(want))):
+                return False
+        return True
+    return SpecifierSet(specifier).contains(version, prereleases=True)
+
+
+@pytest.mark.parametrize("with_packaging", [True, False])
+def test_satisfies_reads_ranges_as_pip_does(monkeypatch: pytest.MonkeyPatch, with_packaging: bool) -> None:
+    if not with_packaging:
+        monkeypatch.setitem(sys.modules, "packaging.specifiers", None)  # the fallback's parse
+    assert _satisfies("2.14.1+cu130", ">=2.13,<2.15") and _satisfies("2.13", ">=2.13,<2.15")
+    assert not _satisfies("2.15.0", ">=2.13,<2.15") and not _satisfies("2.12.9", ">=2.13,<2.15")
+
+
 def test_torch_is_a_range_and_python_agrees_with_the_readme() -> None:
-    torch = next(r for r in PROJECT["dependencies"] if _name(r) == "torch")
-    assert "==" not in torch and ">=" in torch and "<" in torch
+    from importlib import metadata
+
+    readme = (ROOT / "README.md").read_text()
+    cpu = [line for line in readme.splitlines() if "download.pytorch.org/whl/cpu" in line]
+    assert len(cpu) == 1, cpu  # the README's CPU-only install command
+    stated = {_name(r): _specifier(r) for r in re.findall(r'"([^"]+)"', cpu[0])}
+    for package in ("torch", "torchvision"):
+        declared = _specifier(next(r for r in PROJECT["dependencies"] if _name(r) == package))
+        assert "==" not in declared and ">=" in declared and "<" in declared, (package, declared)
+        # The CPU-only build is installed first and then kept: in other ranges, pip would replace it, or refuse.
+        assert stated.get(package) == declared, (package, cpu[0])
+        installed = metadata.version(package)
+        assert _satisfies(installed, declared), f"{package} {installed} is not in pyproject's {declared}"
     minimum = PROJECT["requires-python"].removeprefix(">=")
-    assert f"Python {minimum} or newer" in (ROOT / "README.md").read_text()
+    assert f"Python {minimum} or newer" in readme
 
 
 @pytest.mark.slow
@@ -72,7 +122,18 @@ def test_wheel_holds_lvc_alone(tmp_path: Path) -> None:
 
     assert {n.split("/")[0] for n in names} == {"lvc", f"lvc-{lvc.__version__}.dist-info"}  # no `train`
     assert "lvc/py.typed" in names and "lvc/__main__.py" in names
+    shipped = {f"lvc/weights/{p.name}" for p in (ROOT / "lvc" / "weights").glob("*.pt")}
+    assert shipped and shipped <= set(names) and "lvc/weights/__init__.py" in names  # the weights and their locator
     assert f"Version: {lvc.__version__}" in meta
     assert "Requires-Dist: lightning" in meta and 'extra == "train"' in meta
     assert not [line for line in meta.splitlines() if line.startswith("Requires-Dist: lightning")
                 and "extra" not in line]
+
+
+def test_python_m_train_runs_from_the_checkout() -> None:
+    """``python -m train`` (README, Training) as a user runs it: a process started in the checkout's root.
+    ``export --help`` loads the entry point and the export code (torch, not lightning) and does no work."""
+    res = subprocess.run([sys.executable, "-m", "train", "export", "--help"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage: python -m train export") and "--id ID" in res.stdout, res.stdout

@@ -19,7 +19,10 @@ def rd_lambda(lambdas: Sequence[float], quality: float) -> float:
     """λ of the training loss ``bpp + λ·255²·MSE`` at ``quality``: ``lambdas`` belong to the anchor
     qualities 1, 2, ...; a fractional quality interpolates them log-linearly, as the codec's gains are.
 
-    The one λ interpolation: the encoder's choices and the training losses (``train``) both use it.
+    The encoder's λ (I or P, and which motion candidate a P-frame keeps), in float64 numpy so that its
+    choices do not move with torch's arithmetic. Training computes the same ladder in torch,
+    ``train.losses.lambda_at`` (:func:`lvc.models.layers.interp_levels` on the log-λ);
+    tests/test_gop.py holds the two equal.
     """
     logs = np.log(np.asarray(lambdas, dtype=np.float64))
     q = min(max(quality, 1.0), len(logs)) - 1

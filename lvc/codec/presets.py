@@ -4,7 +4,8 @@ Like x264's presets, they trade encoding time for bits and leave the bitstream's
 stream made with any preset decodes with the same decoder at the same speed. Where the time goes
 is the motion search (``lvc.codec.refine``, ``lvc.codec.rd_refine``):
 
-* ``fast``: RAFT on frames at half size, then the same fit to the warp error as ``medium``;
+* ``fast``: RAFT on frames at half size, then the same fit to the warp error as ``medium``, and no
+  global motion (below);
 * ``medium`` (default): RAFT with 3 updates, then a fit of the flow to the warp error
   (``FlowRefiner``). After the fit, RAFT's last 3 of 6 updates bought nothing: on basketballpass,
   toys, aerial2 and tree (q 4, 12 frames) 3 updates made streams 0.6–1.7 % smaller at equal PSNR
@@ -19,9 +20,9 @@ is the motion search (``lvc.codec.refine``, ``lvc.codec.rd_refine``):
 Every preset but ``fast`` offers the flow's median as a global motion (``lvc.models.inter``): the
 P-frame is coded both ways and the cheaper kept. Where the median is zero that costs nothing; on a
 pan it halves the motion and costs a second coding of the frame (``bench/speed.py``'s panning clip
-at 416×240: 1.85 -> 1.06 fps encode), which is why ``fast`` leaves it out. (Since that change each candidate is
-weighed as a whole P-frame, residual included, which makes the temporal candidate of the slow
-presets dearer than the timing above.)
+at 416×240: 1.85 -> 1.00 fps encode, ``bench/results/speed.md``), which is why ``fast`` leaves it
+out. (Since that change each candidate is weighed as a whole P-frame, residual included, which
+makes the temporal candidate of the slow presets dearer than the timing above.)
 
 Each preset's bits and speed are measured by ``bench/presets.py``.
 """

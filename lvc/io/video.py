@@ -255,8 +255,9 @@ VIEW_CRF = 18  # x264's "visually lossless" point: 66 KB for the sample clip, wh
 class Mp4Writer(FrameWriter):
     """H.264 in MP4, with the source's audio (the part overlapping the frames written) copied back in.
 
-    * default (viewing): x264 at CRF 18 in YUV 4:2:0, what players and browsers expect (4:4:4 where the
-      size is odd, which 4:2:0 cannot hold);
+    * default (viewing): x264 at CRF 18 (``VIEW_CRF``) in YUV 4:2:0, what players and browsers expect;
+      at an odd width or height, which 4:2:0 cannot hold, YUV 4:4:4 at the same size (H.264's High 4:4:4
+      profile, which not every browser or player shows) rather than a frame cropped or padded;
     * ``lossless``: libx264rgb at qp 0 in RGB, the decoded pixels exactly (few players show it).
     """
 

@@ -1,4 +1,4 @@
-"""Shipped models: ids -> weight files under ``lvc/weights`` -> built modules. Never downloads.
+"""Shipped models: ids -> weight files (found, without torch, by :mod:`lvc.weights`) -> built modules. Never downloads.
 
 A weight file is a ``torch.save`` dict::
 
@@ -13,8 +13,6 @@ exactly. The weight hash written into every stream is the SHA-256 of the file's 
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,10 +24,11 @@ from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_code
 from lvc.models.image_codec import ImageCodec
 from lvc.models.inter import InterCodec
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-DEFAULT_IMAGE_MODEL = "intra-dct-hp"
-DEFAULT_VIDEO_MODEL = "video-dct-hp-real"  # the same intra codec, plus P-frames trained on real video
-HASH_BYTES = 8  # of the SHA-256, as written into stream headers
+# Where weights are and what they hash to is torch-free, in lvc.weights (so that a bad --model or a stream
+# from other weights is refused before torch loads); re-exported here for the callers that build models.
+from lvc.weights import (DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, HASH_BYTES, WEIGHTS_DIR,  # noqa: F401
+                         available, default_model_id, file_hash, model_path, search_dirs, stream_weights,
+                         weight_path)
 
 
 @dataclass(frozen=True)
@@ -42,38 +41,6 @@ class LoadedModel:
     inter: InterCodec | None = None  # P-frames; None for intra-only models
     lambdas: tuple[float, ...] | None = None  # the λ ladder it was trained with (the encoder's I/P choice)
     inter_spec: InterCodecSpec | None = None  # what shaped ``inter``, and its encoder-side warp fit
-
-
-def search_dirs() -> list[Path]:
-    """Folders searched for weights: ``$LVC_WEIGHTS_PATH`` (os.pathsep-separated), then the package's."""
-    extra = [Path(p) for p in os.environ.get("LVC_WEIGHTS_PATH", "").split(os.pathsep) if p]
-    return [*extra, WEIGHTS_DIR]
-
-
-def weight_path(model_id: str) -> Path:
-    """Path of an installed model's weights (the first match along :func:`search_dirs`)."""
-    for d in search_dirs():
-        if (d / f"{model_id}.pt").exists():
-            return d / f"{model_id}.pt"
-    return WEIGHTS_DIR / f"{model_id}.pt"
-
-
-def default_model_id(still: bool) -> str:
-    """The shipped model for a source: the video model where it is installed, except for a still
-    image, whose stream names the image model (no P-frame codec to load when decoding it)."""
-    if not still and weight_path(DEFAULT_VIDEO_MODEL).exists():
-        return DEFAULT_VIDEO_MODEL
-    return DEFAULT_IMAGE_MODEL
-
-
-def available() -> list[str]:
-    """Ids of the installed models."""
-    return sorted({p.stem for d in search_dirs() if d.is_dir() for p in d.glob("*.pt")})
-
-
-def file_hash(path: Path) -> bytes:
-    """Truncated SHA-256 of a weight file."""
-    return hashlib.sha256(path.read_bytes()).digest()[:HASH_BYTES]
 
 
 def load_state(path_or_id: str | Path, with_meta: bool = False, key: str = "state_dict"):  # noqa: ANN201
@@ -113,20 +80,11 @@ def _fp32(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def load_image_model(model_id: str = DEFAULT_IMAGE_MODEL) -> LoadedModel:
     """Load an installed image model by id, or from a ``.pt`` weight file path."""
-    p = Path(model_id) if model_id.endswith(".pt") else weight_path(model_id)
-    if not p.exists():
-        raise UnsupportedStreamError(
-            f"model '{model_id}' is not installed (looked for {p}); installed: {', '.join(available()) or 'none'}")
-    return _load(p.resolve())
+    return _load(model_path(model_id).resolve())
 
 
 def find_by_hash(model_id: str, weight_hash: bytes, preferred: LoadedModel | None = None) -> LoadedModel:
     """The installed model that a stream names (``preferred`` if it matches); refuses a hash mismatch."""
     if preferred is not None and (preferred.model_id, preferred.weight_hash) == (model_id, weight_hash):
         return preferred
-    model = load_image_model(model_id)
-    if model.weight_hash != weight_hash:
-        raise UnsupportedStreamError(
-            f"stream was made with weights {weight_hash.hex()} of model '{model_id}', "
-            f"but this install has {model.weight_hash.hex()}")
-    return model
+    return _load(stream_weights(model_id, weight_hash).resolve())

@@ -23,6 +23,7 @@ from lvc import rates
 from lvc.codec.presets import DEFAULT_PRESET
 from lvc.errors import InputError, LvcError
 from lvc.io.x26x import ANCHORS, PRESET, TUNE, anchor_available, x26x_encode
+from lvc.weights import default_model_id, model_path
 
 DEFAULT_QUALITIES = (2.0, 4.0, 6.0, 8.0)
 DEFAULT_CRFS = (22, 27, 32, 37)
@@ -235,13 +236,15 @@ def run(source: str | Path, *, qualities: Sequence[float] = DEFAULT_QUALITIES, c
         require_matplotlib()
     media, it = open_media(source)  # a bad source fails here, before any encode (and before torch loads)
     it.close()
-    from lvc.models.zoo import default_model_id, load_image_model
+    model = model or default_model_id(media.is_still)
+    model_path(model)  # so does a model that is not installed
+    from lvc.models.zoo import load_image_model
 
     anchors = [a for a in ANCHORS if anchor_available(a)]
     skipped = [a for a in ANCHORS if a not in anchors]
     for missing in skipped if warn is not None else ():
         warn(f"{missing} skipped: this PyAV has no {ANCHORS[missing]} encoder")
-    loaded = load_image_model(model or default_model_id(media.is_still))
+    loaded = load_image_model(model)
     points: list[RdPoint] = []
     total = len(qualities) + len(anchors) * len(crfs)
 

@@ -454,6 +454,7 @@ def run(path: str | Path, outputs: Outputs = Outputs(), *, ref: str | Path | Non
 
         require_matplotlib()  # before the pass, not after minutes of decoding
     info = api.info(path)
+    api.check_weights(info.model_id, bytes.fromhex(info.weight_hash))  # before the reference is opened
     if outputs.frames is not None:
         show = parse_frame_list(outputs.frames)
         if show[-1] >= info.frames:
