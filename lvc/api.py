@@ -204,24 +204,24 @@ def _rate_controller(src: MediaInfo, model: LoadedModel, quality: float | None, 
                           intra_boost=intra_boost if has_p else 0.0)
 
 
-def _first_index(reader: ContainerReader, start: float) -> int:
-    """Index of the last I-frame at or before ``start`` seconds (parsing headers only)."""
-    index, chosen, tb = 0, 0, Fraction(1)
-    for unit, _ in reader.sized_units():
-        if isinstance(unit, bs.SequenceHeader):
-            tb = Fraction(unit.tb_num, unit.tb_den)
-        elif isinstance(unit, bs.Frame):
-            if float(unit.pts * tb) > start + 1e-9:
-                return chosen
-            if unit.frame_type == "I":
-                chosen = index
-            index += 1
-    return chosen
-
-
-def _first_header(reader: ContainerReader) -> bs.SequenceHeader | None:
-    """The stream's first sequence header (``None`` when the stream holds none)."""
-    return next((unit for unit, _ in reader.sized_units() if isinstance(unit, bs.SequenceHeader)), None)
+def _scan(input: str | Path, start: float | None) -> tuple[bs.SequenceHeader | None, int]:
+    """The stream's first sequence header (``None`` when it holds none) and the index of the last I-frame
+    at or before ``start`` seconds (0 without ``start``), in one pass over the unit headers."""
+    header, index, chosen, tb = None, 0, 0, Fraction(1)
+    with ContainerReader(input) as reader:
+        for unit, _ in reader.sized_units():
+            if isinstance(unit, bs.SequenceHeader):
+                header = header or unit
+                tb = Fraction(unit.tb_num, unit.tb_den)
+                if start is None:
+                    break
+            elif isinstance(unit, bs.Frame):
+                if float(unit.pts * tb) > start + 1e-9:
+                    break
+                if unit.frame_type == "I":
+                    chosen = index
+                index += 1
+    return header, chosen
 
 
 def check_weights(model_id: str, weight_hash: bytes, model: LoadedModel | None = None) -> None:
@@ -239,17 +239,18 @@ def iter_decode(input: str | Path, *, frames: int | None = None, start: float | 
     before it are parsed but not decoded); ``frames`` limits the count. ``intermediates`` also fills
     each frame's byte split and P-frame intermediates (``DecodedFrame.parts`` and ``extras``).
     """
-    with ContainerReader(input) as reader:
-        header = _first_header(reader)
+    header, first = _scan(input, start)
     if header is not None:  # without one, the decoder reports the stream
         check_weights(header.model_id, header.weight_hash, model)
+    return _decoded(input, first=first, frames=frames, device=device, model=model, intermediates=intermediates)
+
+
+def _decoded(input: str | Path, *, first: int, frames: int | None, device: str, model: LoadedModel | None,
+             intermediates: bool) -> Iterator[DecodedFrame]:
+    """:func:`iter_decode` once the stream's weights are checked: frames from index ``first`` on."""
     from lvc.codec.decoder import VideoDecoder
     from lvc.models.zoo import find_by_hash
 
-    first = 0
-    if start is not None:
-        with ContainerReader(input) as reader:
-            first = _first_index(reader, start)
     decoder = VideoDecoder(device=device, load_model=lambda mid, whash: find_by_hash(mid, whash, model),
                            intermediates=intermediates)
     with ContainerReader(input) as reader:
@@ -280,6 +281,7 @@ def decode(input: str | Path, output: str | Path, *, frames: int | None = None, 
     check_output_type(out, lossless)
     st = stream_info(input)
     check_weights(st.model_id, bytes.fromhex(st.weight_hash))  # before the output is opened
+    first = 0 if start is None else _scan(input, start)[1]
     writer = open_writer(out, width=st.width, height=st.height, fps=st.fps,
                          time_base=st.time_base, source_pixel_format=st.pixel_format,
                          audio_from=input if st.audio_streams else None, lossless=lossless)
@@ -288,7 +290,7 @@ def decode(input: str | Path, output: str | Path, *, frames: int | None = None, 
     t0 = time.perf_counter()
     n = nbytes = 0
     try:
-        for frame in iter_decode(input, frames=frames, start=start, device=device):
+        for frame in _decoded(input, first=first, frames=frames, device=device, model=None, intermediates=False):
             writer.write(frame.rgb, frame.pts, frame.duration)
             n += 1
             nbytes += frame.nbytes
