@@ -86,6 +86,7 @@ def test_inter_stage_smoke_and_video_export(tmp_path: Path, monkeypatch, tiny_en
     for stage in ("motion", "joint"):
         cli = LightningCLI(args=["fit", "-c", str(ROOT / "configs/tiny_inter.yaml"), f"--data.init_args.root={clips}",
                                  f"--model.init_args.stage={stage}", "--trainer.enable_checkpointing=true",
+                                 "--model.init_args.z_fit_weight=1.0",
                                  f"--trainer.default_root_dir={tmp_path / stage}"],
                            save_config_kwargs={"overwrite": True})
         assert cli.trainer.global_step == 2 and torch.isfinite(cli.trainer.callback_metrics["loss"])
@@ -110,6 +111,26 @@ def test_inter_stage_smoke_and_video_export(tmp_path: Path, monkeypatch, tiny_en
 def _same_state(a: Path, b: Path, key: str) -> bool:
     sa, sb = torch.load(a, weights_only=True)[key], torch.load(b, weights_only=True)[key]
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_rounded_z_fit_trains_the_density_only() -> None:
+    from lvc.entropy import FactorizedPrior
+    from train.losses import RoundedZFit
+
+    prior = FactorizedPrior(channels=4)
+    fit = RoundedZFit([prior])
+    z = (0.3 * torch.randn(2, 4, 3, 5)).requires_grad_()
+    prior.eval()
+    prior(z)
+    assert fit.pop_bpp(100) is None  # eval mode (a frozen part) is not fitted
+    prior.train()
+    prior(z)
+    bpp = fit.pop_bpp(100)
+    expected = -prior.likelihood(torch.round(z.detach())).log2().flatten(1).sum(1) / 100
+    assert bpp.shape == (2,) and torch.allclose(bpp, expected)
+    bpp.sum().backward()
+    assert z.grad is None and all(p.grad is not None and p.grad.abs().sum() > 0 for p in prior.matrices)
+    assert fit.pop_bpp(100) is None  # popped: each P-frame's term counts once
 
 
 def test_synthetic_clip_data(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from lvc.codec.refine import warp_fit
 from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
 from lvc.models.zoo import load_state
 from train.intra import DEFAULT_LAMBDAS
-from train.losses import lambda_at, rate_bpp
+from train.losses import RoundedZFit, lambda_at, rate_bpp
 from train.schedule import warmup_cosine
 
 Stage = Literal["motion", "residual", "joint"]
@@ -38,7 +38,8 @@ class InterModule(L.LightningModule):
     def __init__(self, *, spec: InterCodecSpec | None = None, intra_weights: str, flow_weights: str | None = None,
                  init_weights: str | None = None, stage: Stage = "joint", rollout: int = 4,
                  lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, lr: float = 3e-4, warmup_steps: int = 100,
-                 decay_steps: int = 6000, min_lr: float = 3e-5, time_budget_s: float | None = None) -> None:
+                 decay_steps: int = 6000, min_lr: float = 3e-5, time_budget_s: float | None = None,
+                 z_fit_weight: float = 0.0) -> None:
         super().__init__()
         self.save_hyperparameters()
         state, meta = load_state(intra_weights, with_meta=True)
@@ -70,6 +71,10 @@ class InterModule(L.LightningModule):
         self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
         # The flow each P-frame codes: RAFT and the warp fit, as the medium preset finds it.
         self.search = MotionSearch(estimator=self.inter.flow, refiner=warp_fit(self.spec))
+        # z_fit_weight > 0 also fits the trained parts' z densities to the rounded z (train.losses.RoundedZFit).
+        trained = [c.hyper_prior for name, c in (("motion.", self.inter.motion), ("residual.", self.inter.residual))
+                   if name.startswith(TRAINED[stage])]
+        self.z_fit = RoundedZFit(trained) if z_fit_weight > 0 else None
 
     def lam(self, q: Tensor) -> Tensor:
         """λ at qualities q (B,), interpolated between the anchors exactly as the gains are."""
@@ -96,6 +101,10 @@ class InterModule(L.LightningModule):
             bpp = sum(rate_bpp(lik, pixels) for lik in out.likelihoods.values())
             mse = (out.x_hat - x).pow(2).mean(dim=(1, 2, 3))
             loss = loss + (self.lam(q) * 255 ** 2 * mse + bpp).mean()
+            z_fit = self.z_fit and self.z_fit.pop_bpp(pixels)
+            if z_fit is not None:
+                loss = loss + self.hparams.z_fit_weight * z_fit.mean()
+                logs[f"zfit_bpp_p{t}"] = z_fit.mean()
             logs[f"psnr_p{t}"] = (-10 * torch.log10(mse.clamp_min(1e-10))).mean()
             logs[f"bpp_p{t}"] = bpp.mean()
             ref = out.x_hat.clamp(0, 1).detach()  # closed loop: the next frame predicts from this one
