@@ -101,6 +101,30 @@ def test_global_motion_codes_a_pan_as_its_vector_and_round_trips() -> None:
     assert plain.compress(x, ref, 4.0, flow=flow, offset=(42, -27)).streams == plain.compress(x, ref, 4.0, flow=flow).streams
 
 
+def test_shortlist_codes_the_residual_only_of_candidates_that_predict_close_to_the_best(monkeypatch) -> None:  # noqa: ANN001
+    """``shortlist`` drops, before their residual is coded, the candidates whose prediction cost is out
+    of reach; a wide one keeps them all and so codes the same bytes as no shortlist."""
+    codec = _tiny_inter(temporal_motion=True)
+    ref, x = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    flow = offset_field((42, -27), torch.empty(1, 2, 64, 64)) + 0.05 * torch.randn(1, 2, 64, 64)
+    coded = []
+    real = InterCodec._code_residual
+    monkeypatch.setattr(InterCodec, "_code_residual", lambda self, *a: coded.append(a[3]) or real(self, *a))
+    args = dict(flow=flow, flow_prev=flow.flip(1), offset=(42, -27), lam=0.01)
+    full = codec.compress(x, ref, 4.0, **args)
+    assert len(coded) == 3  # fresh, temporal and global: each coded whole
+    coded.clear()
+    assert codec.compress(x, ref, 4.0, shortlist=1e9, **args).streams == full.streams and len(coded) == 3
+    coded.clear()
+    one = codec.compress(x, ref, 4.0, shortlist=0.0, **args)
+    assert len(coded) == 1 and torch.equal(one.flow_hat, coded[0])  # the best prediction alone
+    d = codec.decompress(one.streams, ref, 4.0, flow_prev=flow.flip(1))
+    assert torch.equal(d.x_hat, one.x_hat)
+    coded.clear()
+    codec.compress(x, ref, 4.0, shortlist=0.0, **{**args, "lam": None})
+    assert len(coded) == 3  # without λ there is no prediction cost to weigh
+
+
 def test_motion_mode_streams_are_checked() -> None:
     for mode, offset in ((MOTION_FRESH, None), (MOTION_TEMPORAL, None), (MOTION_GLOBAL, (-32767, 5))):
         assert parse_motion_mode(motion_mode(mode, offset)) == (mode, offset)

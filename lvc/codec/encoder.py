@@ -50,13 +50,15 @@ class PFrameTools:
     previous P-frame's decoded flow as a motion predictor; a model with temporal motion prediction
     then codes the P-frame both ways and keeps the cheaper, which costs a second coding of the frame.
     ``global_motion``: offer the flow's median as a global motion in the same way (a second coding
-    only where the median is not zero)."""
+    only where the median is not zero). ``shortlist``: code the residual only for the candidates whose
+    prediction's cost is within this fraction of the best one's (None: for all)."""
 
     coder: InterCoder
     search: FlowSearch
     lambdas: tuple[float, ...] | None = None
     temporal: bool = True
     global_motion: bool = True
+    shortlist: float | None = None
 
 
 class VideoEncoder:
@@ -107,7 +109,7 @@ class VideoEncoder:
             flow_prev = self.flow_prev if self.inter.temporal else None
             p = self.inter.coder.compress(rgb, self.quality, reference=self.reference, search=self.inter.search,
                                           flow_prev=flow_prev, lam=self.lam,
-                                          global_motion=self.inter.global_motion)
+                                          global_motion=self.inter.global_motion, shortlist=self.inter.shortlist)
             data, recon, flow = self._access_unit("P", p, pts, duration), p.recon, p.flow
             # The mode decision weighs whole access units: an I-frame also carries the sequence header.
             if self.modes is not None and self.modes.worth_trying_intra((len(data), recon), rgb):
@@ -178,7 +180,8 @@ def build_encoder(model: LoadedModel, *, width: int, height: int, quality: float
         search = MotionSearch.for_preset(model.inter, chosen, spec=model.inter_spec, lambdas=model.lambdas,
                                          model_id=model.model_id)
         inter = PFrameTools(InterCoder(model.inter, device=device), search, model.lambdas,
-                            temporal=chosen.temporal_motion, global_motion=chosen.global_motion)
+                            temporal=chosen.temporal_motion, global_motion=chosen.global_motion,
+                            shortlist=chosen.shortlist)
     # Where the schedule says P, also try I and keep the cheaper in RD terms (needs the model's λ).
     modes = RdModeDecision(model.lambdas, quality) if mode_decision and model.lambdas else None
     return VideoEncoder(header, intra=IntraCoder(model.codec, tile=tile, device=device),
