@@ -209,7 +209,7 @@ def test_unwritable_output_is_one_line_before_the_work(tiny_env, png, tmp_path, 
         raise AssertionError("the model was loaded before the output was checked")
 
     monkeypatch.setattr(zoo, "load_image_model", no_work)
-    monkeypatch.setattr(api, "iter_decode", no_work)
+    monkeypatch.setattr(api, "_decoded", no_work)
     try:
         _one_line(capsys, main(argv), "cannot write into" if folder == "unwritable" else "folder does not exist")
     finally:
@@ -439,7 +439,7 @@ def test_interrupted_run_leaves_no_empty_folder(tiny_env, tmp_path, monkeypatch,
     src = write_y4m(tmp_path / "src.y4m", moving_frames(3, 16, 16))
     lvc = tmp_path / "v.lvc"
     api.encode(src, lvc, model=TINY_ID)
-    real = api.iter_decode
+    real = api._decoded  # what both decode and iter_decode (inspect) take their frames from
 
     def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - Ctrl-C after the first frame
         for i, frame in enumerate(real(*args, **kwargs)):
@@ -447,7 +447,7 @@ def test_interrupted_run_leaves_no_empty_folder(tiny_env, tmp_path, monkeypatch,
                 raise KeyboardInterrupt
             yield frame
 
-    monkeypatch.setattr(api, "iter_decode", interrupted)
+    monkeypatch.setattr(api, "_decoded", interrupted)
     out = tmp_path / "frames"
     argv = (["decode", str(lvc), "-o", str(out)] if command == "decode"
             else ["inspect", str(lvc), "--dump", str(out), "--frames", "0-2"])
