@@ -31,15 +31,14 @@ class RoundedZFit:
     """
 
     def __init__(self, priors: list[nn.Module]) -> None:
-        self._bits: list[Tensor] = []
+        self._liks: list[Tensor] = []
         self._handles = [p.register_forward_hook(self._collect) for p in priors]
 
     def _collect(self, prior: nn.Module, args: tuple[Tensor, ...], output: object) -> None:
         if prior.training:  # frozen parts (the intra codec) run in eval mode and are not fitted
-            z = torch.round(args[0].detach())
-            self._bits.append(-prior.likelihood(z).log2().flatten(1).sum(dim=1))
+            self._liks.append(prior.likelihood(torch.round(args[0].detach())))
 
     def pop_bpp(self, num_pixels: int) -> Tensor | None:
         """Bits per pixel (B,) of the rounded z collected since the last call, or None if none ran."""
-        bits, self._bits = self._bits, []
-        return sum(bits) / num_pixels if bits else None
+        liks, self._liks = self._liks, []
+        return sum(rate_bpp(lik, num_pixels) for lik in liks) if liks else None
