@@ -71,6 +71,64 @@ def test_video_folder_clips(tmp_path: Path) -> None:
     assert batch.shape == (2, 4, 3, 32, 32) and 0 <= batch.min() and batch.max() <= 1
 
 
+def _write_webp(path: Path, frames: list[np.ndarray]) -> Path:
+    ims = [Image.fromarray(f) for f in frames]
+    ims[0].save(path, save_all=True, append_images=ims[1:], lossless=True, duration=40)
+    return path
+
+
+def test_mixed_clip_data_draws_real_synthetic_and_animated_clips_by_their_shares(tmp_path: Path) -> None:
+    from tests.media import moving_frames, write_y4m
+    from train.data import MixedClipData
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "extra").mkdir()
+    Image.fromarray(natural_image(140, 140)).save(tmp_path / "photos/a.png")
+    write_y4m(tmp_path / "real.y4m", moving_frames(8, 40, 48))
+    pan = moving_frames(6, 36, 36, seed=3)  # animated WebP, read through Pillow; lossless, so pixels are known
+    _write_webp(tmp_path / "extra/pan.webp", pan)
+    Image.fromarray(pan[0]).save(tmp_path / "extra/still.webp")  # one frame: no clip, skipped
+    dm = MixedClipData(root=str(tmp_path), files=["real.y4m"], image_root=str(tmp_path / "photos"), frames=3,
+                       crop=32, batch_size=2, epoch_size=8, synthetic_fraction=0.0, extra_root=str(tmp_path / "extra"),
+                       extra_fraction=1.0)
+    dm.setup()
+    real, _, extra = dm.dataset.sources
+    assert dm.dataset.weights == [0.0, 0.0, 1.0] and len(extra.videos) == 1
+    assert torch.equal(extra.videos[0], torch.from_numpy(np.stack(pan)).permute(0, 3, 1, 2))
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.shape == (2, 3, 3, 32, 32) and 0 <= batch.min() and batch.max() <= 1
+    # every clip comes from the only source with weight: a crop of the WebP pan, not of the y4m
+    whole = extra.videos[0].float() / 255
+    for clip in batch:
+        assert any(torch.equal(clip[0], whole[t, :, i:i + 32, j:j + 32]) or
+                   torch.equal(clip[0], whole[t, :, i:i + 32, j:j + 32].flip(-1))
+                   for t in range(6) for i in range(5) for j in range(5))
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        MixedClipData(synthetic_fraction=0.5, extra_root="x", extra_fraction=0.6)
+    with pytest.raises(ValueError, match="needs an extra_root"):
+        MixedClipData(extra_fraction=0.1)
+
+
+def test_fetch_video_keeps_the_animations_of_the_wheel(tmp_path: Path) -> None:
+    import zipfile
+
+    from train.fetch import fetch_video
+
+    _write_webp(tmp_path / "anim.webp", [natural_image(16, 16, s) for s in range(3)])
+    Image.fromarray(natural_image(16, 16)).save(tmp_path / "still.webp")
+
+    def download(spec: str, dest: Path) -> Path:
+        wheel = dest / "pkg-0.1-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as zf:
+            zf.write(tmp_path / "anim.webp", "pkg/templates/anim.webp")
+            zf.write(tmp_path / "still.webp", "pkg/templates/still.webp")
+            zf.writestr("pkg/__init__.py", "")
+        return wheel
+
+    files = fetch_video(tmp_path / "out", download=download)
+    assert files == [tmp_path / "out/anim.webp"] and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["anim.webp"]
+
+
 def test_inter_stage_smoke_and_video_export(tmp_path: Path, monkeypatch, tiny_env) -> None:  # noqa: ANN001
     from lightning.pytorch.cli import LightningCLI
 

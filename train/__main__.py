@@ -1,5 +1,6 @@
 """``python -m train fit -c configs/intra.yaml`` (LightningCLI), ``python -m train export CKPT --id ID``, or
-``python -m train slim CKPT OUT`` (a checkpoint without optimizer state, for bringing back from a GPU)."""
+``python -m train slim CKPT OUT`` (a checkpoint without optimizer state, for bringing back from a GPU), or
+``python -m train fetch-video [DIR]`` (the generated clips that ``configs/inter_real.yaml`` also trains on)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ def main() -> None:
         from train.export import main as export_main
 
         sys.exit(export_main(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "fetch-video":
+        from train.fetch import main as fetch_main
+
+        sys.exit(fetch_main(sys.argv[2:]))
     if len(sys.argv) == 4 and sys.argv[1] == "slim":
         from train.export import slim_checkpoint
 

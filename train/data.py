@@ -1,15 +1,18 @@
-"""Data for the intra codec: random crops and flips from a folder of images."""
+"""Training data: random image crops, synthetic motion made from them, and clips of real video."""
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageSequence
 from torch.utils.data import DataLoader, Dataset
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm"}
@@ -192,8 +195,30 @@ class SyntheticClipData(L.LightningDataModule):
                           persistent_workers=self.num_workers > 0)
 
 
+ANIMATED_SUFFIXES = {".webp", ".gif"}  # read through Pillow: this PyAV build does not decode animated WebP
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".y4m", ".avi"} | ANIMATED_SUFFIXES
+
+
+def _frames_of(path: Path) -> Iterator[Image.Image]:
+    """The RGB frames of a video (PyAV) or of an animated WebP/GIF (Pillow), in order."""
+    if path.suffix.lower() in ANIMATED_SUFFIXES:
+        with Image.open(path) as im:
+            for frame in ImageSequence.Iterator(im):
+                yield frame.convert("RGB")
+        return
+    from lvc.io.video import open_media
+
+    _, it = open_media(path)
+    try:
+        for frame in it:
+            yield Image.fromarray(frame.rgb)
+    finally:
+        it.close()
+
+
 class VideoClips(Dataset):
-    """Random clips of ``frames`` consecutive frames, randomly cropped, from a folder of videos (PyAV).
+    """Random clips of ``frames`` consecutive frames, randomly cropped, from videos (PyAV) or animated
+    WebP/GIF files (Pillow).
 
     Videos are decoded once (downscaled so the short side is at most ``max_side``) and kept in
     memory as uint8; for user-sized folders, point ``root`` at a subset.
@@ -205,24 +230,18 @@ class VideoClips(Dataset):
 
     def __init__(self, files: list[Path], *, frames: int, crop: int, length: int, max_side: int = 480,
                  max_frames: int = 400, strides: tuple[int, ...] = (1,)) -> None:
-        from lvc.io.video import open_media
-
         if not strides or min(strides) < 1:
             raise ValueError(f"strides must be positive frame steps, got {strides}")
         self.frames, self.crop, self.length, self.strides = frames, crop, length, tuple(strides)
         self.videos: list[torch.Tensor] = []
         for f in files:
-            _, it = open_media(f)
             clip = []
-            for i, frame in enumerate(it):
-                if i >= max_frames:
-                    break
-                im = Image.fromarray(frame.rgb)
-                scale = max_side / min(im.size)
-                if scale < 1:
-                    im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
-                clip.append(torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1))
-            it.close()
+            with closing(_frames_of(f)) as frames_of_f:
+                for im in itertools.islice(frames_of_f, max_frames):
+                    scale = max_side / min(im.size)
+                    if scale < 1:
+                        im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+                    clip.append(torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1))
             if len(clip) >= (frames - 1) * min(self.strides) + 1 and min(clip[0].shape[-2:]) >= crop:
                 self.videos.append(torch.stack(clip))
         if not self.videos:
@@ -243,9 +262,6 @@ class VideoClips(Dataset):
         if random.random() < 0.5:
             clip = clip.flip(-1)
         return clip.float().div_(255.0)
-
-
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".y4m", ".avi"}
 
 
 class VideoFolderData(L.LightningDataModule):
@@ -280,29 +296,42 @@ class VideoFolderData(L.LightningDataModule):
 
 
 class MixedClips(Dataset):
-    """Clips from ``real`` and, with probability ``synthetic_fraction``, from ``synthetic`` instead."""
+    """Each clip from one of ``sources``, drawn with probability proportional to its ``weights``."""
 
-    def __init__(self, real: Dataset, synthetic: Dataset, *, synthetic_fraction: float, length: int) -> None:
-        self.real, self.synthetic, self.fraction, self.length = real, synthetic, synthetic_fraction, length
+    def __init__(self, sources: Sequence[Dataset], weights: Sequence[float], *, length: int) -> None:
+        if len(sources) != len(weights) or not sources or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"need one non-negative weight per source, not all zero; got {list(weights)}")
+        self.sources, self.weights, self.length = list(sources), list(weights), length
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        source = self.synthetic if random.random() < self.fraction else self.real
+        source = random.choices(self.sources, weights=self.weights)[0]
         return source[random.randrange(len(source))]
 
 
 class MixedClipData(VideoFolderData):
-    """Real video clips (:class:`VideoFolderData`) with synthetic motion from ``image_root`` as a
-    supplement (DESIGN.md §6): a codec trained on synthetic motion alone did not carry to real video."""
+    """Real video clips (:class:`VideoFolderData`) mixed with synthetic motion from ``image_root`` and,
+    optionally, every video under ``extra_root`` (DESIGN.md §6): a codec trained on synthetic motion alone
+    did not carry to real video, and four real clips are few scenes.
+
+    ``synthetic_fraction`` and ``extra_fraction`` are the shares of clips drawn from those two; the
+    listed real clips get the rest. Files under ``extra_root`` are drawn uniformly, so a folder of many
+    short clips (``python -m train fetch-video``: 78 generated clips) does not crowd out the long real ones.
+    """
 
     def __init__(self, *, image_root: str = "../shared/data/train_images", synthetic_fraction: float = 0.25,
-                 limit_images: int | None = None, **video: Any) -> None:
+                 extra_root: str | None = None, extra_fraction: float = 0.0, limit_images: int | None = None,
+                 **video: Any) -> None:
         super().__init__(**video)
-        if not 0 <= synthetic_fraction <= 1:
-            raise ValueError(f"synthetic_fraction must be in [0, 1], got {synthetic_fraction}")
+        if not (0 <= synthetic_fraction and 0 <= extra_fraction and synthetic_fraction + extra_fraction <= 1):
+            raise ValueError(f"synthetic_fraction ({synthetic_fraction}) and extra_fraction ({extra_fraction}) "
+                             "must be shares that sum to at most 1")
+        if extra_fraction > 0 and extra_root is None:
+            raise ValueError("extra_fraction > 0 needs an extra_root")
         self.image_root, self.synthetic_fraction, self.limit_images = image_root, synthetic_fraction, limit_images
+        self.extra_root, self.extra_fraction = extra_root, extra_fraction
 
     def setup(self, stage: str | None = None) -> None:
         if self.dataset is None:
@@ -310,6 +339,15 @@ class MixedClipData(VideoFolderData):
 
             files = list_images(self.image_root)[: self.limit_images]
             images = RandomCrops(files, crop=self.crop + 2 * CLIP_MARGIN, length=1).images
-            synthetic = SyntheticClips(images, frames=self.frames, crop=self.crop, length=self.epoch_size)
-            self.dataset = MixedClips(self.video_clips(), synthetic, synthetic_fraction=self.synthetic_fraction,
-                                      length=self.epoch_size)
+            sources: list[Dataset] = [self.video_clips(),
+                                      SyntheticClips(images, frames=self.frames, crop=self.crop, length=self.epoch_size)]
+            weights = [1 - self.synthetic_fraction - self.extra_fraction, self.synthetic_fraction]
+            if self.extra_fraction > 0:
+                extra = sorted(p for p in Path(self.extra_root).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+                if not extra:
+                    raise FileNotFoundError(f"no videos under extra_root {self.extra_root} "
+                                            "(python -m train fetch-video fetches the generated clips)")
+                sources.append(VideoClips(extra, frames=self.frames, crop=self.crop, length=self.epoch_size,
+                                          max_side=self.max_side, strides=self.strides))
+                weights.append(self.extra_fraction)
+            self.dataset = MixedClips(sources, weights, length=self.epoch_size)
