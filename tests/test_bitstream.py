@@ -46,10 +46,11 @@ def test_every_flipped_byte_is_an_error() -> None:
 
 
 def test_older_versions_are_read() -> None:
-    """Version 2 only adds a motion mode: a version-1 stream is read as it is."""
-    data = bytearray(_stream())
-    data[4] = 1
-    assert list(bs.iter_units(bytes(data))) == list(bs.iter_units(_stream()))
+    """Versions 2 and 3 only add motion modes: version-1 and version-2 streams are read as they are."""
+    for older in range(1, bs.VERSION):
+        data = bytearray(_stream())
+        data[4] = older
+        assert list(bs.iter_units(bytes(data))) == list(bs.iter_units(_stream()))
 
 
 def test_future_version_and_foreign_files() -> None:

@@ -9,8 +9,8 @@ import torch
 
 from lvc.models.builders import build_image_codec
 from lvc.models.compensation import MotionCompensation
-from lvc.models.inter import (MOTION_FRESH, MOTION_GLOBAL, MOTION_TEMPORAL, InterCodec, motion_mode, offset_field,
-                              parse_motion_mode)
+from lvc.models.inter import (MOTION_FRESH, MOTION_GLOBAL, MOTION_TEMPORAL, MOTION_UNIFORM, InterCodec, motion_mode,
+                              offset_field, parse_motion_mode)
 from lvc.models.motion import MotionCodecSpec, build_motion_codec
 from lvc.models.warp import warp
 from tests.conftest import TINY_SPEC
@@ -95,10 +95,35 @@ def test_global_motion_codes_a_pan_as_its_vector_and_round_trips() -> None:
     d = codec.decompress(c.streams, ref, 4.0)
     assert torch.equal(d.x_hat, c.x_hat) and torch.equal(d.flow_hat, c.flow_hat)
     # A zero vector, or a codec without the mode stream, offers nothing more than the fresh flow.
-    assert len(codec._candidates(flow, None, (0, 0))) == 1
+    assert len(codec._candidates(flow, None, (0, 0), False)) == 1
     plain = _tiny_inter()
-    assert len(plain._candidates(flow, None, (42, -27))) == 1
+    assert len(plain._candidates(flow, None, (42, -27), True)) == 1
     assert plain.compress(x, ref, 4.0, flow=flow, offset=(42, -27)).streams == plain.compress(x, ref, 4.0, flow=flow).streams
+
+
+def test_uniform_motion_codes_no_flow_and_round_trips() -> None:
+    """Offered uniform motion, a still frame (x = ref) codes no flow at all: the mode stream names the
+    vector, the flow streams are empty, and the decoder warps by that vector alone. Flow bytes given
+    where none belong are refused."""
+    codec = _tiny_inter(temporal_motion=True)
+    ref = torch.rand(1, 3, 64, 64)
+    noise = 2.0 * torch.randn(1, 2, 64, 64)  # a flow search that fits noise on a still frame
+    still = codec.compress(ref, ref, 4.0, flow=noise, lam=0.01, uniform=True)
+    k = codec.motion_streams
+    assert parse_motion_mode(still.streams[0]) == (MOTION_UNIFORM, (0, 0)) and not any(still.streams[1:k])
+    assert torch.equal(still.flow_hat, torch.zeros(1, 2, 64, 64))
+    fresh = codec.compress(ref, ref, 4.0, flow=noise, lam=0.01)
+    assert sum(map(len, still.streams)) < sum(map(len, fresh.streams))
+    d = codec.decompress(still.streams, ref, 4.0)
+    assert torch.equal(d.x_hat, still.x_hat) and torch.equal(d.flow_hat, still.flow_hat)
+    # beside a global offset, uniform motion stays zero; a vector in the stream is warped by all the same
+    modes = [parse_motion_mode(mode) for mode, _ in codec._candidates(noise, None, (8, -4), True)]
+    assert modes == [(MOTION_FRESH, None), (MOTION_GLOBAL, (8, -4)), (MOTION_UNIFORM, (0, 0))]
+    d = codec.decompress([motion_mode(MOTION_UNIFORM, (8, -4)), *still.streams[1:]], ref, 4.0)
+    assert torch.equal(d.flow_hat, offset_field((8, -4), d.flow_hat)) and torch.equal(d.prediction,
+                                                                                       codec.compensation(ref, d.flow_hat))
+    with pytest.raises(ValueError, match="carries no flow"):
+        codec.decompress([still.streams[0], *fresh.streams[1:]], ref, 4.0)
 
 
 def test_shortlist_codes_the_residual_only_of_candidates_that_predict_close_to_the_best(monkeypatch) -> None:  # noqa: ANN001
@@ -126,9 +151,10 @@ def test_shortlist_codes_the_residual_only_of_candidates_that_predict_close_to_t
 
 
 def test_motion_mode_streams_are_checked() -> None:
-    for mode, offset in ((MOTION_FRESH, None), (MOTION_TEMPORAL, None), (MOTION_GLOBAL, (-32767, 5))):
+    for mode, offset in ((MOTION_FRESH, None), (MOTION_TEMPORAL, None), (MOTION_GLOBAL, (-32767, 5)),
+                         (MOTION_UNIFORM, (0, 0)), (MOTION_UNIFORM, (3, 32767))):
         assert parse_motion_mode(motion_mode(mode, offset)) == (mode, offset)
-    for bad in (b"", b"\x07", b"\x02\x00\x01", b"\x00\x00", motion_mode(MOTION_GLOBAL, (1, 2)) + b"\x00"):
+    for bad in (b"", b"\x07", b"\x02\x00\x01", b"\x03", b"\x00\x00", motion_mode(MOTION_GLOBAL, (1, 2)) + b"\x00"):
         with pytest.raises(ValueError, match="unknown motion mode"):
             parse_motion_mode(bad)
 

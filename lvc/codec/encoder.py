@@ -50,7 +50,7 @@ class PFrameTools:
     previous P-frame's decoded flow as a motion predictor; a model with temporal motion prediction
     then codes the P-frame both ways and keeps the cheaper, which costs a second coding of the frame.
     ``global_motion``: offer the flow's median as a global motion in the same way (a second coding
-    only where the median is not zero). ``shortlist``: code the residual only for the candidates whose
+    only where the median is not zero). ``uniform_motion``: offer zero motion with no flow coded. ``shortlist``: code the residual only for the candidates whose
     prediction's cost is within this fraction of the best one's (None: for all)."""
 
     coder: InterCoder
@@ -58,6 +58,7 @@ class PFrameTools:
     lambdas: tuple[float, ...] | None = None
     temporal: bool = True
     global_motion: bool = True
+    uniform_motion: bool = False
     shortlist: float | None = None
 
 
@@ -109,7 +110,8 @@ class VideoEncoder:
             flow_prev = self.flow_prev if self.inter.temporal else None
             p = self.inter.coder.compress(rgb, self.quality, reference=self.reference, search=self.inter.search,
                                           flow_prev=flow_prev, lam=self.lam,
-                                          global_motion=self.inter.global_motion, shortlist=self.inter.shortlist)
+                                          global_motion=self.inter.global_motion,
+                                          uniform_motion=self.inter.uniform_motion, shortlist=self.inter.shortlist)
             data, recon, flow = self._access_unit("P", p, pts, duration), p.recon, p.flow
             # The mode decision weighs whole access units: an I-frame also carries the sequence header.
             if self.modes is not None and self.modes.worth_trying_intra((len(data), recon), rgb):
@@ -181,7 +183,7 @@ def build_encoder(model: LoadedModel, *, width: int, height: int, quality: float
                                          model_id=model.model_id)
         inter = PFrameTools(InterCoder(model.inter, device=device), search, model.lambdas,
                             temporal=chosen.temporal_motion, global_motion=chosen.global_motion,
-                            shortlist=chosen.shortlist)
+                            uniform_motion=chosen.uniform_motion, shortlist=chosen.shortlist)
     # Where the schedule says P, also try I and keep the cheaper in RD terms (needs the model's λ).
     modes = RdModeDecision(model.lambdas, quality) if mode_decision and model.lambdas else None
     return VideoEncoder(header, intra=IntraCoder(model.codec, tile=tile, device=device),

@@ -25,10 +25,12 @@ class InterCoder:
 
     def compress(self, rgb: np.ndarray, quality: float, *, reference: np.ndarray, search: FlowSearch,
                  flow_prev: torch.Tensor | None = None, lam: float | None = None,
-                 global_motion: bool = False, shortlist: float | None = None) -> CodedFrame:
+                 global_motion: bool = False, uniform_motion: bool = False,
+                 shortlist: float | None = None) -> CodedFrame:
         """Streams and the decoder-exact reconstruction of ``rgb`` against ``reference`` (both (H, W, 3)
         uint8), coding the flow ``search`` finds; ``flow_prev`` is the previous P-frame's decoded flow,
-        and ``global_motion`` also offers the codec the flow's median as a global motion; ``shortlist``
+        and ``global_motion`` also offers the codec the flow's median as a global motion, and
+        ``uniform_motion`` zero motion, with no flow coded; ``shortlist``
         (see :meth:`lvc.models.inter.InterCodec.compress`) codes the residual only for the candidates
         whose prediction comes close to the best one's."""
         with torch.inference_mode(), codec_threads():
@@ -36,7 +38,7 @@ class InterCoder:
             flow = search(x, ref, quality=quality, lam=lam, flow_prev=flow_prev)
             offset = global_offset(flow) if global_motion else None
             c = self.codec.compress(x, ref, quality, flow=flow, flow_prev=flow_prev, offset=offset, lam=lam,
-                                    shortlist=shortlist)
+                                    shortlist=shortlist, uniform=uniform_motion)
         return CodedFrame(c.streams, to_uint8(c.x_hat), flow=c.flow_hat)
 
     def decompress(self, streams: list[bytes], quality: float, *, reference: np.ndarray,

@@ -32,8 +32,9 @@ from lvc.format.varint import read_varint, unzigzag, write_varint, zigzag
 
 MAGIC = b"LVC\x00"
 # 2: a P-frame's motion-mode stream may carry a global motion vector (lvc.models.inter.MOTION_GLOBAL).
-# Readers take every version up to theirs; a version-1 stream is a version-2 stream without it.
-VERSION = 2
+# 3: it may also say that the flow is that one vector (or zero) and carry no flow (MOTION_UNIFORM).
+# Readers take every version up to theirs; each version's streams are the next one's without its addition.
+VERSION = 3
 UNIT_SEQ, UNIT_FRAME, UNIT_END = 1, 2, 3
 FRAME_TYPES = ("I", "P")
 CODER_RANGE_V1 = 1  # constriction range coder, 16-bit integer tables, escapes as zigzag varints

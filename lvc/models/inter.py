@@ -29,6 +29,13 @@ panning vid4_city (q 2): 820 -> 416 B of motion, and a prediction 2.4 dB better.
 the flow's median (:func:`lvc.codec.motion_search.global_offset`) and keeps whichever of the
 candidates costs least, so a clip whose flow is not a pan (moving objects before a still
 background) stays with the fresh flow.
+
+Uniform motion (the same mode stream): the flow *is* one vector and no flow is coded at all; the
+motion streams are empty. Where the content barely moves, the motion search still fits noise, which
+costs bytes every frame. The encoder offers the zero vector (``uniform``) beside the other candidates
+and the RD cost decides. It does not offer the pan's median as uniform motion: on the panning
+vid4_city that won frames at q 2-4 and then cost the frames after them (+1.85 % BD-rate, 12 frames),
+where zero alone changed nothing; the format keeps the vector, so an encoder may offer one later.
 """
 
 from __future__ import annotations
@@ -47,8 +54,8 @@ from lvc.models.image_codec import ImageCodec
 RESIDUAL_OFFSET = 0.5  # residuals are centred like images, which the warm-started residual codec expects
 # The motion-mode stream: its first byte says what the coded flow is added to. FRESH: nothing;
 # TEMPORAL: the previous P-frame's decoded flow; GLOBAL: one vector, two int16 (x, y) in 1/GLOBAL_UNITS
-# pixel that follow the byte.
-MOTION_FRESH, MOTION_TEMPORAL, MOTION_GLOBAL = 0, 1, 2
+# pixel that follow the byte; UNIFORM: that vector is the whole flow, and the flow streams are empty.
+MOTION_FRESH, MOTION_TEMPORAL, MOTION_GLOBAL, MOTION_UNIFORM = 0, 1, 2, 3
 GLOBAL_UNITS = 4
 _OFFSET = struct.Struct("<hh")
 OFFSET_LIMIT = 2 ** 15 - 1  # in GLOBAL_UNITS; the encoder never offers more
@@ -61,16 +68,16 @@ def offset_field(offset: tuple[int, int], like: Tensor) -> Tensor:
 
 
 def motion_mode(mode: int, offset: tuple[int, int] | None = None) -> bytes:
-    """The mode stream of ``mode`` (with its ``offset`` for MOTION_GLOBAL)."""
-    return bytes([mode]) + (_OFFSET.pack(*offset) if mode == MOTION_GLOBAL else b"")
+    """The mode stream of ``mode`` (with its ``offset`` for MOTION_GLOBAL and MOTION_UNIFORM)."""
+    return bytes([mode]) + (_OFFSET.pack(*offset) if mode in (MOTION_GLOBAL, MOTION_UNIFORM) else b"")
 
 
 def parse_motion_mode(stream: bytes) -> tuple[int, tuple[int, int] | None]:
     """``(mode, offset)`` from a mode stream; ``ValueError`` for anything else."""
     if stream in (bytes([MOTION_FRESH]), bytes([MOTION_TEMPORAL])):
         return stream[0], None
-    if len(stream) == 1 + _OFFSET.size and stream[0] == MOTION_GLOBAL:
-        return MOTION_GLOBAL, _OFFSET.unpack(stream[1:])
+    if len(stream) == 1 + _OFFSET.size and stream[0] in (MOTION_GLOBAL, MOTION_UNIFORM):
+        return stream[0], _OFFSET.unpack(stream[1:])
     raise ValueError(f"unknown motion mode {stream.hex() or 'empty'}")
 
 
@@ -185,31 +192,36 @@ class InterCodec(nn.Module):
 
     def _code_motion(self, flow: Tensor, base: Tensor | None, q: float, mode: bytes) -> tuple[list[bytes], Tensor]:
         """Motion streams (the ``mode`` stream first, with temporal prediction) and the decoder-exact flow_hat."""
+        if mode[0] == MOTION_UNIFORM:  # the base is the flow: nothing to code
+            return [mode] + [b""] * (self.motion_streams - 1), base
         m = self.motion.compress((flow if base is None else flow - base) / self.flow_norm, q)
         flow_hat = m.x_hat * self.flow_norm
         if base is not None:
             flow_hat = base + flow_hat
         return ([mode] if self.temporal_motion else []) + list(m.streams), flow_hat
 
-    def _candidates(self, flow: Tensor, flow_prev: Tensor | None,
-                    offset: tuple[int, int] | None) -> list[tuple[bytes, Tensor | None]]:
+    def _candidates(self, flow: Tensor, flow_prev: Tensor | None, offset: tuple[int, int] | None,
+                    uniform: bool) -> list[tuple[bytes, Tensor | None]]:
         """(mode stream, base) of each way to code the flow that the codec and the encoder allow."""
         out: list[tuple[bytes, Tensor | None]] = [(motion_mode(MOTION_FRESH), None)]
         if self._base(flow_prev) is not None:
             out.append((motion_mode(MOTION_TEMPORAL), flow_prev))
+        if offset is not None and max(map(abs, offset)) > OFFSET_LIMIT:
+            raise ValueError(f"global offset {offset} is out of range")
         if self.temporal_motion and offset is not None and any(offset):
-            if max(map(abs, offset)) > OFFSET_LIMIT:
-                raise ValueError(f"global offset {offset} is out of range")
             out.append((motion_mode(MOTION_GLOBAL, offset), offset_field(offset, flow)))
+        if self.temporal_motion and uniform:
+            out.append((motion_mode(MOTION_UNIFORM, (0, 0)), torch.zeros_like(flow)))
         return out
 
     @torch.no_grad()
     def compress(self, x: Tensor, ref: Tensor, q: float, *, flow: Tensor, flow_prev: Tensor | None = None,
                  offset: tuple[int, int] | None = None, lam: float | None = None,
-                 shortlist: float | None = None) -> InterCompressed:
+                 shortlist: float | None = None, uniform: bool = False) -> InterCompressed:
         """Real bytes coding ``flow`` and the residual, and the reconstruction the decoder will produce.
         With temporal prediction, the flow is coded fresh, and also against ``flow_prev`` and the
-        global ``offset`` (x, y in 1/GLOBAL_UNITS pixel) where given, and the P-frame that costs least
+        global ``offset`` (x, y in 1/GLOBAL_UNITS pixel) where given, and with ``uniform`` as zero
+        motion with no coded flow at all; the P-frame that costs least
         is kept: its bits per pixel plus ``lam``·255²·MSE (bits alone without ``lam``). The whole frame,
         residual included, is what is weighed: chosen on the prediction's error and the motion bits
         alone, global motion cost basketballpass +2.1 % BD-rate (12 frames, q 2-8).
@@ -225,7 +237,7 @@ class InterCodec(nn.Module):
             return bpp if lam is None else bpp + lam * 255.0 ** 2 * float((image.clamp(0, 1) - x).pow(2).mean())
 
         trials = []
-        for mode, base in self._candidates(flow, flow_prev, offset):
+        for mode, base in self._candidates(flow, flow_prev, offset, uniform):
             streams, flow_hat = self._code_motion(flow, base, q, mode)
             pred = self.compensation(ref, flow_hat)
             trials.append((cost(streams, pred), streams, flow_hat, pred))
@@ -262,19 +274,24 @@ class InterCodec(nn.Module):
         if len(streams) != k + self.residual_streams:
             raise ValueError(f"expected {k + self.residual_streams} streams, got {len(streams)}")
         size = tuple(ref.shape[-2:])
-        base = None
+        base, mode = None, MOTION_FRESH
         if self.temporal_motion:
             mode, offset = parse_motion_mode(streams[0])
             if mode == MOTION_TEMPORAL:
                 if flow_prev is None:
                     raise ValueError("motion is predicted from a previous P-frame, but none precedes it")
                 base = flow_prev
-            elif mode == MOTION_GLOBAL:
+            elif mode in (MOTION_GLOBAL, MOTION_UNIFORM):
                 base = offset_field(offset, ref.new_empty(1, 2, *size))
         coded = streams[int(self.temporal_motion):k]
-        flow_hat = self.motion.decompress(coded, size, q, device=ref.device) * self.flow_norm
-        if base is not None:
-            flow_hat = base + flow_hat
+        if mode == MOTION_UNIFORM:
+            if any(coded):
+                raise ValueError("uniform motion carries no flow, but its flow streams are not empty")
+            flow_hat = base
+        else:
+            flow_hat = self.motion.decompress(coded, size, q, device=ref.device) * self.flow_norm
+            if base is not None:
+                flow_hat = base + flow_hat
 
         def code(r_in: Tensor | None, cond: Tensor | None) -> Tensor:
             return self.residual.decompress(streams[k:], size, q, device=ref.device, cond=cond)
