@@ -120,8 +120,8 @@ def test_uniform_motion_codes_no_flow_and_round_trips() -> None:
     modes = [parse_motion_mode(mode) for mode, _ in codec._candidates(noise, None, (8, -4), True)]
     assert modes == [(MOTION_FRESH, None), (MOTION_GLOBAL, (8, -4)), (MOTION_UNIFORM, (0, 0))]
     d = codec.decompress([motion_mode(MOTION_UNIFORM, (8, -4)), *still.streams[1:]], ref, 4.0)
-    assert torch.equal(d.flow_hat, offset_field((8, -4), d.flow_hat)) and torch.equal(d.prediction,
-                                                                                       codec.compensation(ref, d.flow_hat))
+    assert torch.equal(d.flow_hat, offset_field((8, -4), d.flow_hat))
+    assert torch.equal(d.prediction, codec.compensation(ref, d.flow_hat))
     with pytest.raises(ValueError, match="carries no flow"):
         codec.decompress([still.streams[0], *fresh.streams[1:]], ref, 4.0)
 

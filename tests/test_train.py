@@ -126,7 +126,8 @@ def test_fetch_video_keeps_the_animations_of_the_wheel(tmp_path: Path) -> None:
         return wheel
 
     files = fetch_video(tmp_path / "out", download=download)
-    assert files == [tmp_path / "out/anim.webp"] and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["anim.webp"]
+    assert files == [tmp_path / "out/anim.webp"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["anim.webp"]
 
 
 def test_inter_stage_smoke_and_video_export(tmp_path: Path, monkeypatch, tiny_env) -> None:  # noqa: ANN001

@@ -199,6 +199,11 @@ ANIMATED_SUFFIXES = {".webp", ".gif"}  # read through Pillow: this PyAV build do
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".mov", ".y4m", ".avi"} | ANIMATED_SUFFIXES
 
 
+def list_videos(root: str | Path) -> list[Path]:
+    """Every video (or animated WebP/GIF) under ``root``, recursively, sorted for reproducibility."""
+    return sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+
+
 def _frames_of(path: Path) -> Iterator[Image.Image]:
     """The RGB frames of a video (PyAV) or of an animated WebP/GIF (Pillow), in order."""
     if path.suffix.lower() in ANIMATED_SUFFIXES:
@@ -280,7 +285,7 @@ class VideoFolderData(L.LightningDataModule):
         """The listed ``files`` under ``root`` (paths may climb out of it), or every video under it."""
         if self.files:
             return [Path(self.root) / f for f in self.files]
-        return sorted(p for p in Path(self.root).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+        return list_videos(self.root)
 
     def video_clips(self) -> VideoClips:
         return VideoClips(self.video_paths(), frames=self.frames, crop=self.crop, length=self.epoch_size,
@@ -339,11 +344,11 @@ class MixedClipData(VideoFolderData):
 
             files = list_images(self.image_root)[: self.limit_images]
             images = RandomCrops(files, crop=self.crop + 2 * CLIP_MARGIN, length=1).images
-            sources: list[Dataset] = [self.video_clips(),
-                                      SyntheticClips(images, frames=self.frames, crop=self.crop, length=self.epoch_size)]
+            synthetic = SyntheticClips(images, frames=self.frames, crop=self.crop, length=self.epoch_size)
+            sources: list[Dataset] = [self.video_clips(), synthetic]
             weights = [1 - self.synthetic_fraction - self.extra_fraction, self.synthetic_fraction]
             if self.extra_fraction > 0:
-                extra = sorted(p for p in Path(self.extra_root).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+                extra = list_videos(self.extra_root)
                 if not extra:
                     raise FileNotFoundError(f"no videos under extra_root {self.extra_root} "
                                             "(python -m train fetch-video fetches the generated clips)")

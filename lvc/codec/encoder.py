@@ -50,8 +50,9 @@ class PFrameTools:
     previous P-frame's decoded flow as a motion predictor; a model with temporal motion prediction
     then codes the P-frame both ways and keeps the cheaper, which costs a second coding of the frame.
     ``global_motion``: offer the flow's median as a global motion in the same way (a second coding
-    only where the median is not zero). ``uniform_motion``: offer zero motion with no flow coded. ``shortlist``: code the residual only for the candidates whose
-    prediction's cost is within this fraction of the best one's (None: for all)."""
+    only where the median is not zero). ``uniform_motion``: offer zero motion with no flow coded.
+    ``shortlist``: code the residual only for the candidates whose prediction's cost is within this
+    fraction of the best one's (None: for all)."""
 
     coder: InterCoder
     search: FlowSearch
