@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -64,7 +66,7 @@ def open_media(path: str | Path) -> tuple[MediaInfo, Iterator[SourceFrame]]:
     frames = stream.frames or (len(pattern_files(path)) if sequence else None)
     if frames is None and container.duration and fps:  # y4m and raw streams: estimate from the duration
         frames = max(1, round(container.duration / 1_000_000 * float(fps)))
-    source = _frames(container, stream, path, fps, time_base)
+    source = _in_order(_frames(container, stream, path, fps, time_base))
     first = next(source)  # decoded now: it gives the displayed size (rotation applied) and fails early
     info = MediaInfo(width=first.rgb.shape[1], height=first.rgb.shape[0], fps=Fraction(fps),
                      time_base=Fraction(time_base), frames=frames, pixel_format=ctx.pix_fmt or "unknown",
@@ -78,6 +80,37 @@ def _chain(first: SourceFrame, rest: Iterator[SourceFrame]) -> Iterator[SourceFr
         yield from rest
     finally:
         rest.close()
+
+
+PTS_REORDER = 4  # frames of lookahead that :func:`_in_order` pools timestamps over
+
+
+def _in_order(frames: Generator[SourceFrame, None, None], depth: int = PTS_REORDER) -> Iterator[SourceFrame]:
+    """``frames`` with increasing pts. Some files label decoded frames with their decode-order timestamps
+    (MPEG-4 Part 2 with B-frames in AVI: 1, 2, 3, 5, 4, 6, 8, 7, …): the pictures come in display
+    order, their pts are a permutation of the right ones, and a muxer refuses pts that go back. The pts
+    of the next ``depth`` frames are pooled and each frame takes the smallest; what is still out of
+    order after that is pushed one tick past the previous frame."""
+    pending: deque[SourceFrame] = deque()
+    pool: list[int] = []
+    last: int | None = None
+
+    def take(frame: SourceFrame) -> SourceFrame:
+        nonlocal last
+        pts = heapq.heappop(pool)
+        last = pts if last is None or pts > last else last + 1
+        return frame if frame.pts == last else replace(frame, pts=last)
+
+    try:
+        for frame in frames:
+            pending.append(frame)
+            heapq.heappush(pool, frame.pts)
+            if len(pending) > depth:
+                yield take(pending.popleft())
+        while pending:
+            yield take(pending.popleft())
+    finally:
+        frames.close()
 
 
 def _frames(container, stream, path: Path, fps: Fraction, time_base: Fraction) -> Iterator[SourceFrame]:  # noqa: ANN001
