@@ -46,7 +46,7 @@ def test_every_flipped_byte_is_an_error() -> None:
 
 
 def test_older_versions_are_read() -> None:
-    """Versions 2 and 3 only add motion modes: version-1 and version-2 streams are read as they are."""
+    """Versions 2 and 3 add motion modes and 4 exact arithmetic in the weights it names: older streams are read as they are."""
     for older in range(1, bs.VERSION):
         data = bytearray(_stream())
         data[4] = older

@@ -1,6 +1,7 @@
 """``python -m train fit -c configs/intra.yaml`` (LightningCLI), ``python -m train export CKPT --id ID``, or
 ``python -m train slim CKPT OUT`` (a checkpoint without optimizer state, for bringing back from a GPU), or
-``python -m train fetch-video [DIR]`` (the generated clips that ``configs/inter_real.yaml`` also trains on)."""
+``python -m train fetch-video [DIR]`` (the generated clips that ``configs/inter_real.yaml`` also trains on), or
+``python -m train calibrate WEIGHTS --out FILE`` (the ranges that make a weight file decode exactly)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ def main() -> None:
         from train.export import main as export_main
 
         sys.exit(export_main(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "calibrate":
+        from train.calibrate import main as calibrate_main
+
+        sys.exit(calibrate_main(sys.argv[2:]))
     if len(sys.argv) > 1 and sys.argv[1] == "fetch-video":
         from train.fetch import main as fetch_main
 

@@ -12,11 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lvc.models.warp import warp
+from lvc.models.warp import warp, warp_exact
 
 
 class MotionCompensation(nn.Module):
     """(reference (B, 3, H, W) in [0, 1], flow_hat (B, 2, H, W) pixels) -> prediction (B, 3, H, W)."""
+
+    exact = False  # set by lvc.models.exact.exactify: the warp is then warp_exact
 
     def __init__(self, *, hidden: int = 48, blocks: int = 3, flow_norm: float = 8.0) -> None:
         super().__init__()
@@ -33,7 +35,7 @@ class MotionCompensation(nn.Module):
         self.body = nn.Sequential(*layers, last).to(memory_format=torch.channels_last)
 
     def forward(self, reference: Tensor, flow_hat: Tensor) -> Tensor:
-        warped = warp(reference, flow_hat)
+        warped = (warp_exact if self.exact else warp)(reference, flow_hat)
         h, w = warped.shape[-2:]
         ph, pw = h % 2, w % 2
         feats = torch.cat([warped, reference, flow_hat / self.flow_norm], dim=1)

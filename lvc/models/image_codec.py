@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from lvc.entropy import FactorizedPrior, GaussianConditional
 from lvc.models.condition import Condition, PredictionConditioner
 from lvc.models.context import ChannelGroupContext
+from lvc.models.exact_math import exp
 from lvc.models.layers import QualityGains
 
 
@@ -59,6 +60,8 @@ GroupCoder = Callable[[int, "Tensor | None", Tensor, Tensor], Tensor]
 class ImageCodec(nn.Module):
     """Learned image codec; parts are injected (see ``lvc.models.builders``)."""
 
+    exact = False  # set by lvc.models.exact.exactify: exp is then exact_exp
+
     def __init__(self, *, analysis: nn.Module, synthesis: nn.Module, hyper_analysis: nn.Module,
                  hyper_synthesis: nn.Module, context: ChannelGroupContext, hyper_prior: FactorizedPrior,
                  conditional: GaussianConditional, y_gains: QualityGains, z_gains: QualityGains,
@@ -84,7 +87,14 @@ class ImageCodec(nn.Module):
         return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
     def _prior_std(self) -> Tensor:
-        return self.log_prior_std.exp()[None, :, None, None]
+        return exp(self.log_prior_std, self.exact)[None, :, None, None]
+
+    def decoder_parts(self) -> list[nn.Module]:
+        """The parts whose arithmetic the decoded image and the entropy parameters depend on."""
+        parts: list[nn.Module] = [self.g_s, self.h_s, self.context]
+        if self.conditioner is not None:
+            parts += [self.conditioner.trunk, self.conditioner.prior, self.conditioner.syn]
+        return parts
 
     def _condition(self, cond: Tensor | None) -> Condition | None:
         if (cond is None) != (self.conditioner is None):
@@ -106,7 +116,7 @@ class ImageCodec(nn.Module):
         for i, sl in enumerate(self.context.slices()):
             mean_n, log_scale_n = self.context(i, hyper, decoded)
             unit = std[:, sl] * gain[:, sl]
-            y_hat_s = code(i, None if y_s is None else y_s[:, sl], mean_n * unit, log_scale_n.exp() * unit)
+            y_hat_s = code(i, None if y_s is None else y_s[:, sl], mean_n * unit, exp(log_scale_n, self.exact) * unit)
             y_hat = y_hat_s / gain[:, sl]
             decoded.append(y_hat / std[:, sl])
             out.append(y_hat)

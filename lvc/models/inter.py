@@ -135,6 +135,10 @@ class InterCodec(nn.Module):
     def residual_streams(self) -> int:
         return 1 + len(self.residual.context.groups)
 
+    def decoder_parts(self) -> list[nn.Module]:
+        """The parts whose arithmetic the decoded frame and the entropy parameters depend on."""
+        return [*self.motion.decoder_parts(), self.compensation, *self.residual.decoder_parts()]
+
     def update(self) -> None:
         """Freeze both entropy-coded parts into integer tables (before export)."""
         self.motion.update()

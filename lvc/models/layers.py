@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lvc.models.exact_math import exp
+
 # JPEG (ITU T.81 Annex K) quantisation tables, row-major (u = vertical, v = horizontal frequency).
 JPEG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
              14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
@@ -103,6 +105,8 @@ class QualityGains(nn.Module):
     every rate (gain units as in DCVC-HEM / Cui et al. 2021).
     """
 
+    exact = False  # set by lvc.models.exact.exactify: the gains then come from exact_exp
+
     def __init__(self, *, levels: int, channels: int, init: Tensor | None = None) -> None:
         super().__init__()
         self.levels = levels
@@ -113,7 +117,7 @@ class QualityGains(nn.Module):
         return interp_levels(self.log_gain, q)[:, :, None, None]
 
     def forward(self, q: Tensor) -> Tensor:
-        return self.log(q).exp()
+        return exp(self.log(q), self.exact)
 
 
 class ResBlock(nn.Module):

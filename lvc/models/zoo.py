@@ -3,7 +3,10 @@
 A weight file is a ``torch.save`` dict::
 
     {"format": 1, "id": str, "kind": "image" | "video", "spec": dict, "state_dict": {name: tensor},
-     "inter_spec": dict, "inter_state": {name: tensor}}      # the last two only in "video" files
+     "inter_spec": dict, "inter_state": {name: tensor},      # the last two only in "video" files
+     "exact": {"image": {layer: act_max}, "inter": {...}, "meta": dict}}   # optional (train calibrate)
+
+A file with ``exact`` decodes in exact arithmetic (lvc.models.exact): the same bits on every CPU.
 
 A "video" file bundles the intra codec with an inter (P-frame) codec; streams name one file.
 
@@ -21,6 +24,7 @@ import torch
 
 from lvc.errors import UnsupportedStreamError
 from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
+from lvc.models.exact import exactify
 from lvc.models.image_codec import ImageCodec
 from lvc.models.inter import InterCodec
 
@@ -41,6 +45,7 @@ class LoadedModel:
     inter: InterCodec | None = None  # P-frames; None for intra-only models
     lambdas: tuple[float, ...] | None = None  # the λ ladder it was trained with (the encoder's I/P choice)
     inter_spec: InterCodecSpec | None = None  # what shaped ``inter``, and its encoder-side warp fit
+    exact: bool = False  # decodes in exact arithmetic (the file carries a calibration; lvc.models.exact)
 
 
 def load_state(path_or_id: str | Path, with_meta: bool = False, key: str = "state_dict"):  # noqa: ANN201
@@ -55,7 +60,7 @@ def load_state(path_or_id: str | Path, with_meta: bool = False, key: str = "stat
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path) -> LoadedModel:
+def _load(path: Path, exact: bool = True) -> LoadedModel:
     blob = torch.load(path, map_location="cpu", weights_only=True)
     if blob.get("format") != 1 or blob.get("kind") not in ("image", "video"):
         raise UnsupportedStreamError(f"{path.name} is not an lvc weight file")
@@ -69,18 +74,24 @@ def _load(path: Path) -> LoadedModel:
         inter.eval()
     # Not channels_last: it convolves ~1.35x faster here, but its results depend on the thread count,
     # and a decoder with other threads than the encoder must still be bit-exact (tests/test_video.py).
+    exact = blob.get("exact") if exact else None
+    if exact is not None:  # the integers are derived from the weights and the stored calibration alike on every machine
+        exactify(codec, exact["image"])
+        if inter is not None:
+            exactify(inter, exact["inter"])
     lambdas = blob.get("meta", {}).get("lambdas")
     return LoadedModel(model_id=blob["id"], weight_hash=file_hash(path), codec=codec.eval(), inter=inter,
-                       lambdas=tuple(lambdas) if lambdas else None, inter_spec=inter_spec)
+                       lambdas=tuple(lambdas) if lambdas else None, inter_spec=inter_spec, exact=exact is not None)
 
 
 def _fp32(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
 
 
-def load_image_model(model_id: str = DEFAULT_IMAGE_MODEL) -> LoadedModel:
-    """Load an installed image model by id, or from a ``.pt`` weight file path."""
-    return _load(model_path(model_id).resolve())
+def load_image_model(model_id: str = DEFAULT_IMAGE_MODEL, *, exact: bool = True) -> LoadedModel:
+    """Load an installed image model by id, or from a ``.pt`` weight file path; ``exact=False`` ignores
+    the file's calibration and builds the float model (to calibrate it, or to compare against it)."""
+    return _load(model_path(model_id).resolve(), exact)
 
 
 def find_by_hash(model_id: str, weight_hash: bytes, preferred: LoadedModel | None = None) -> LoadedModel:
