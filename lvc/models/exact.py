@@ -6,16 +6,16 @@ that rounds differently from its encoder drifts, or mis-decodes the entropy-code
 
 Here a convolution runs on integers held in float32 ("integers computed in float"):
 
-- its input is rounded to a per-channel grid and clamped to ``±qa`` (integers);
-- its weights are integers, one scale per output channel (the input grid is folded into them);
-- ``qa`` is chosen so that ``qa · Σ|w_int| < 2^24`` for every output: every partial sum, in any
-  order and with or without FMA, is then an integer that float32 holds exactly, so every kernel
-  (direct or GEMM; never Winograd or FFT) gives the same result;
+- its input is rounded to one grid for the layer and clamped to ``±qa`` (integers);
+- its weights are integers, each output channel on its own grid (the finest that fits the bound);
+- ``qa`` and the grids are chosen so that ``qa · Σ|w_int| < 2^24`` for every output: every partial
+  sum, in any order and with or without FMA, is then an integer that float32 holds exactly, so
+  every kernel (direct or GEMM; never Winograd or FFT) gives the same result;
 - the scales and the bias are applied after the sum by elementwise IEEE operations, which are
   correctly rounded on every ISA (separate torch calls are never contracted into an FMA).
 
 The fast float kernels still run. The grids come from calibration (``train calibrate``): each
-input channel's largest magnitude over real content, stored with the weights, so that every machine
+layer's largest input magnitude over real content, stored with the weights, so that every machine
 derives the same integers from the same file. What remains are transcendental functions:
 :func:`lvc.models.exact_math.exact_exp` builds e^x from +, −, × and an exponent set by bits.
 """
@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from lvc.models.layers import SubpixelConvTranspose2d, subpixel_weight
 
 EXACT_LIMIT = 2 ** 24  # float32 holds every integer below this exactly
-WEIGHT_BITS = tuple(range(6, 17))  # each layer takes the split of the bits that balances weights and inputs
+WEIGHT_BITS = tuple(range(6, 17))  # the weight grids an output channel may take (bits, sign included)
 INPUT_EXTRA_BITS = 2  # inputs want about 2 bits more than weights (Kodak PTQ study, issue 11)
 
 

@@ -74,14 +74,15 @@ def _load(path: Path, exact: bool = True) -> LoadedModel:
         inter.eval()
     # Not channels_last: it convolves ~1.35x faster here, but its results depend on the thread count,
     # and a decoder with other threads than the encoder must still be bit-exact (tests/test_video.py).
-    exact = blob.get("exact") if exact else None
-    if exact is not None:  # the integers are derived from the weights and the stored calibration alike on every machine
-        exactify(codec, exact["image"])
+    calibration = blob.get("exact") if exact else None
+    if calibration is not None:  # every machine derives the same integers from the weights and the calibration
+        exactify(codec, calibration["image"])
         if inter is not None:
-            exactify(inter, exact["inter"])
+            exactify(inter, calibration["inter"])
     lambdas = blob.get("meta", {}).get("lambdas")
     return LoadedModel(model_id=blob["id"], weight_hash=file_hash(path), codec=codec.eval(), inter=inter,
-                       lambdas=tuple(lambdas) if lambdas else None, inter_spec=inter_spec, exact=exact is not None)
+                       lambdas=tuple(lambdas) if lambdas else None, inter_spec=inter_spec,
+                       exact=calibration is not None)
 
 
 def _fp32(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
