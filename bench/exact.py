@@ -1,6 +1,9 @@
 """What exact decoding costs: the calibrated (integer) model against the same weights in float, in one run.
 
-    python bench/exact.py [--images N] [--clips PATH ...] [--frames N] [--quiet]
+    python bench/exact.py [--images N] [--clips PATH ...] [--frames N] [--float-video-model FILE] [--quiet]
+
+With ``--float-video-model`` the video reference is another file's float model: a quantisation-aware
+fine-tune (train.qat), decoded exactly, against the float model it started from.
 
 Both models code the same Kodak images (all-intra, qualities 1-8) and the same clips (GOP 12, the
 default preset, qualities 2-8) with real bytes; each decodes its own streams. Reports the BD-rate of
@@ -71,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--image-model", default=DEFAULT_IMAGE_MODEL)
     p.add_argument("--video-model", default=DEFAULT_VIDEO_MODEL)
+    p.add_argument("--float-video-model", help="the float reference for video, if not --video-model's own weights "
+                   "(e.g. the float model before quantisation-aware training)")
     p.add_argument("--kodak", type=Path, default=DATA / "kodak")
     p.add_argument("--images", type=int, default=24)
     p.add_argument("--qualities", type=float, nargs="+", default=[1, 2, 3, 4, 5, 6, 7, 8])
@@ -112,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             except anchors.AnchorUnavailable as e:
                 say(f"JPEG 2000 skipped: {e}")
         if clips:
-            models = {"float": load_image_model(args.video_model, exact=False), "exact": load_image_model(args.video_model)}
+            models = {"float": load_image_model(args.float_video_model or args.video_model, exact=False),
+                      "exact": load_image_model(args.video_model)}
             for clip in clips:
                 entry = {}
                 for kind, model in models.items():
@@ -137,7 +143,9 @@ def report(results: dict, args: argparse.Namespace) -> str:
     lines = ["# Exact decoding against float (`python bench/exact.py`)", "",
              "Same weights; the exact model is the file's calibration (`python -m train calibrate`). BD-rate of exact "
              "against float from real bytes (negative: exact is better). Seconds are summed over all points; "
-             "decode includes reading the container.", "",
+             "decode includes reading the container."
+             + (f" Video's float reference: `{args.float_video_model}`; exact: `{args.video_model}`."
+                if args.float_video_model else ""), "",
              "| content | BD-rate exact vs float | decode s float → exact | encode s float → exact |", "|---|---|---|---|"]
     rows = []
     if results["kodak"]:

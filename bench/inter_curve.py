@@ -92,13 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lvc-inter-curve-") as tmp:
         work = Path(tmp)
         for steps, source in sources:
-            if str(steps) in doc["points"]:
+            if str(steps) in doc["points"] and isinstance(source, Path):  # a run's checkpoints export to float
                 continue
             t0 = time.perf_counter()
             path = export_temp(source, work) if isinstance(source, Path) else source
             model = load_image_model(str(path))
+            arithmetic = "exact" if model.exact else "float"  # a calibrated file decodes exactly (issue 11)
+            point_key = str(steps) if arithmetic == "float" else f"{steps} exact"
+            if point_key in doc["points"]:
+                continue
             label = source.relative_to(ROOT / "runs").as_posix() if isinstance(source, Path) else source
-            pt = {"steps": steps, "source": label, "weight_hash": model.weight_hash.hex(), "clips": {}}
+            pt = {"steps": steps, "source": label, "weight_hash": model.weight_hash.hex(), "arithmetic": arithmetic,
+                  "clips": {}}
             for clip in clips:
                 key = clip.relative_to(args.data).as_posix()
                 if key not in doc["anchors"]:  # the anchors do not change between points: once per clip
@@ -114,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                 pt["clips"][key] = {**summarise(ours),
                                     "bd_vs_x264": series_bd(_points(a["x264"]), ours, "psnr"),
                                     "bd_vs_intra": series_bd(_points(a["lvc all-intra"]), ours, "psnr")}
-            doc["points"][str(steps)] = pt
+            doc["points"][point_key] = pt
             if not args.quiet:
-                print(f"step {steps:5d} ({label}): " + "  ".join(
+                print(f"step {steps:5d} ({label}, {arithmetic}): " + "  ".join(
                     f"{Path(k).stem} {_fmt(v['bd_vs_x264'])} vs x264, {_fmt(v['bd_vs_intra'])} vs intra"
                     for k, v in pt["clips"].items()) + f"  [{time.perf_counter() - t0:.0f} s]", flush=True)
             args.out.mkdir(parents=True, exist_ok=True)
@@ -134,20 +139,27 @@ def _points(series: dict) -> list[RdPoint]:
     return [RdPoint(**{k: v for k, v in p.items() if k in names}) for p in series["points"]]
 
 
+def _sorted_points(doc: dict) -> list[dict]:
+    return sorted(doc["points"].values(), key=lambda p: (p["steps"], p.get("arithmetic", "float")))
+
+
 def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:+.1f}%"
 
 
 def write_md(doc: dict, path: Path) -> None:
-    pts = sorted(doc["points"].values(), key=lambda p: p["steps"])
+    pts = _sorted_points(doc)
     clips = list(pts[0]["clips"])
     lines = [f"# Inter training curve ({doc['frames']} frames per clip, GOP 12, qualities "
              f"{' '.join(f'{q:g}' for q in doc['qualities'])}; `{HELD_OUT}` is held out of training)", "",
-             "| steps | model | " + " | ".join(f"{Path(c).stem} vs x264 | vs all-intra" for c in clips) + " |",
-             "|---|---|" + "---|---|" * len(clips)]
+             "Arithmetic: `float` is the trained model as exported; `exact` is the calibrated file that ships, "
+             "decoded in exact arithmetic (lvc.models.exact), which is what users get.", "",
+             "| steps | arithmetic | model | " + " | ".join(f"{Path(c).stem} vs x264 | vs all-intra" for c in clips)
+             + " |", "|---|---|---|" + "---|---|" * len(clips)]
     for p in pts:
         cells = [f"{_fmt(p['clips'][c]['bd_vs_x264'])} | {_fmt(p['clips'][c]['bd_vs_intra'])}" for c in clips]
-        lines.append(f"| {p['steps']} | `{p['source']}` ({p['weight_hash'][:8]}) | " + " | ".join(cells) + " |")
+        lines.append(f"| {p['steps']} | {p.get('arithmetic', 'float')} | `{p['source']}` ({p['weight_hash'][:8]}) | "
+                     + " | ".join(cells) + " |")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -157,15 +169,19 @@ def plot(doc: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pts = sorted(doc["points"].values(), key=lambda p: p["steps"])
+    every = _sorted_points(doc)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for clip in pts[0]["clips"]:
-        steps = [p["steps"] for p in pts]
-        label = Path(clip).stem + (" (held out)" if clip == HELD_OUT else "")
-        ax1.plot(steps, [np.nan if p["clips"][clip]["bd_vs_x264"] is None else p["clips"][clip]["bd_vs_x264"]
-                         for p in pts], "o-", label=label)
-        ax2.plot(steps, [np.nan if p["clips"][clip]["bd_vs_intra"] is None else p["clips"][clip]["bd_vs_intra"]
-                         for p in pts], "o-", label=label)
+    for i, clip in enumerate(every[0]["clips"]):
+        colour = f"C{i}"
+        for arithmetic, style in (("float", "o-"), ("exact", "x--")):
+            pts = [p for p in every if p.get("arithmetic", "float") == arithmetic]
+            if not pts:
+                continue
+            steps = [p["steps"] for p in pts]
+            label = Path(clip).stem + (" (held out)" if clip == HELD_OUT else "") + f", {arithmetic}"
+            for ax, key in ((ax1, "bd_vs_x264"), (ax2, "bd_vs_intra")):
+                ax.plot(steps, [np.nan if p["clips"][clip][key] is None else p["clips"][clip][key] for p in pts],
+                        style, color=colour, label=label)
     for ax, what in ((ax1, "BD-rate vs x264 GOP 12 (%)"), (ax2, "BD-rate vs lvc all-intra (%)")):
         ax.set_xlabel("inter training steps (batch 4, 6-P-frame rollouts on real video)")
         ax.set_ylabel(what + ", lower is better")

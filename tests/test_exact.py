@@ -64,10 +64,10 @@ def test_exact_conv_sums_integers_below_the_float32_limit(make) -> None:  # noqa
     e = ExactConv(conv, x.abs().amax(dim=(0, 2, 3)))
     u = torch.round(x * e.in_inv).clamp(-e.qa, e.qa)
     k = e.weight_int.shape[-1]  # the largest |w| sum at any output, found by convolving ones with |w_int|
-    reach = e._conv(torch.ones(1, 24, 2 * k + 4, 2 * k + 4, dtype=torch.float64), e.weight_int.abs().double())
+    reach = e.integer_conv(torch.ones(1, 24, 2 * k + 4, 2 * k + 4, dtype=torch.float64), e.weight_int.abs().double())
     assert float(reach.max()) == e._largest_sum(e.weight_int.abs())
     assert float(reach.max()) * e.qa < EXACT_LIMIT
-    assert torch.equal(e._conv(u, e.weight_int).double(), e._conv(u.double(), e.weight_int.double()))
+    assert torch.equal(e.integer_conv(u, e.weight_int).double(), e.integer_conv(u.double(), e.weight_int.double()))
     ref = conv(x)
     assert e(x).shape == ref.shape
     assert (e(x) - ref).abs().max() < 0.01 * ref.abs().max()
@@ -116,11 +116,11 @@ def test_exactified_codec_round_trips_and_stays_close_to_float() -> None:
 
 _DECODE_EVERYWHERE = textwrap.dedent("""
     import json, sys
-    import lvc.codec.tensors as tensors
+    import torch
     from lvc import api
     jobs, results = json.loads(sys.argv[1]), []
     for threads in (1, 3):
-        tensors.CODEC_THREADS = threads
+        torch.set_num_threads(threads)  # an exact model decodes on the caller's threads (lvc.codec.tensors)
         for stream, recon, out in jobs:
             api.decode(stream, out, overwrite=True)
             results.append(open(out, "rb").read() == open(recon, "rb").read())
@@ -182,3 +182,18 @@ def test_calibrate_writes_a_file_that_decodes_exactly(tiny_video_weights: Path, 
         mp.setenv("LVC_WEIGHTS_PATH", str(tmp_path))
         api.decode(stream, tmp_path / "out.y4m")
     assert (tmp_path / "out.y4m").read_bytes() == recon.read_bytes()
+
+
+def test_exact_models_run_on_the_callers_threads_and_float_ones_on_the_fixed_count() -> None:
+    from lvc.codec.tensors import CODEC_THREADS, codec_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        with codec_threads(exact=True):
+            assert torch.get_num_threads() == 3
+        with codec_threads():
+            assert torch.get_num_threads() == CODEC_THREADS
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)

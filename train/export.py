@@ -84,7 +84,9 @@ def _inter_module_from_blob(blob: dict, flow: str | Path | None, source: str) ->
     from train.inter import InterModule
 
     hp = {k: v for k, v in blob["hyper_parameters"].items() if not k.startswith("_")}
-    module = InterModule(**{**hp, "flow_weights": str(flow) if flow else None, "init_weights": None})
+    # Built float: what ships is the float model, whose grids `train calibrate` derives (train.qat trains on them).
+    module = InterModule(**{**hp, "flow_weights": str(flow) if flow else None, "init_weights": None,
+                            "quant_aware": False})
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
     missing, unexpected = module.load_state_dict(state, strict=False)
     frozen = ("intra.", "inter.flow.") if flow else ("intra.",)

@@ -22,9 +22,10 @@ from torch import Tensor
 from lvc.codec.motion_search import MotionSearch
 from lvc.codec.refine import warp_fit
 from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
-from lvc.models.zoo import load_state
+from lvc.models.zoo import load_calibration, load_state
 from train.intra import DEFAULT_LAMBDAS
 from train.losses import RoundedZFit, lambda_at, rate_bpp
+from train.qat import QuantAware
 from train.schedule import warmup_cosine
 
 Stage = Literal["motion", "residual", "joint"]
@@ -39,7 +40,7 @@ class InterModule(L.LightningModule):
                  init_weights: str | None = None, stage: Stage = "joint", rollout: int = 4,
                  lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, lr: float = 3e-4, warmup_steps: int = 100,
                  decay_steps: int = 6000, min_lr: float = 3e-5, time_budget_s: float | None = None,
-                 z_fit_weight: float = 0.0) -> None:
+                 z_fit_weight: float = 0.0, quant_aware: bool = False) -> None:
         super().__init__()
         self.save_hyperparameters()
         state, meta = load_state(intra_weights, with_meta=True)
@@ -75,6 +76,17 @@ class InterModule(L.LightningModule):
         trained = [c.hyper_prior for name, c in (("motion.", self.inter.motion), ("residual.", self.inter.residual))
                    if name.startswith(TRAINED[stage])]
         self.z_fit = RoundedZFit(trained) if z_fit_weight > 0 else None
+        # quant_aware: train on the grids the exact decoder computes on (train.qat), from the calibrations
+        # of the weight files: the I-frame as the decoder makes it, the inter codec rounded as it will be.
+        self.qat = None
+        if quant_aware:
+            intra_cal = load_calibration(intra_weights)
+            inter_cal = load_calibration(init_weights) if init_weights else None
+            if intra_cal is None or inter_cal is None:
+                raise ValueError("quant_aware needs calibrated intra_weights and init_weights "
+                                 "(python -m train calibrate)")
+            self.intra_qat = QuantAware(self.intra, intra_cal["image"], refresh_every=0)  # frozen: its grids stay
+            self.qat = QuantAware(self.inter, inter_cal["inter"])
 
     def lam(self, q: Tensor) -> Tensor:
         """λ at qualities q (B,), interpolated between the anchors exactly as the gains are."""
@@ -82,6 +94,8 @@ class InterModule(L.LightningModule):
 
     def training_step(self, clip: Tensor, batch_idx: int) -> Tensor:
         b, n = clip.shape[:2]
+        if self.qat is not None:
+            self.qat.step(self.global_step)
         q = torch.empty(b, device=clip.device).uniform_(1, len(self.hparams.lambdas))
         pixels = clip.shape[-1] * clip.shape[-2]
         self.intra.eval()

@@ -33,7 +33,7 @@ class InterCoder:
         ``uniform_motion`` zero motion, with no flow coded; ``shortlist``
         (see :meth:`lvc.models.inter.InterCodec.compress`) codes the residual only for the candidates
         whose prediction comes close to the best one's."""
-        with torch.inference_mode(), codec_threads():
+        with torch.inference_mode(), codec_threads(self.codec.exact):
             x, ref = to_tensor(rgb, self.device), to_tensor(reference, self.device)
             flow = search(x, ref, quality=quality, lam=lam, flow_prev=flow_prev)
             offset = global_offset(flow) if global_motion else None
@@ -46,7 +46,7 @@ class InterCoder:
         """The frame from its streams, the same decoded reference and the same previous flow. With
         ``intermediates``, also the decoded flow (H, W, 2), the prediction and the residual as arrays
         (what ``lvc inspect`` pictures); the decoding loop itself needs none of them."""
-        with torch.inference_mode(), codec_threads():
+        with torch.inference_mode(), codec_threads(self.codec.exact):
             c = self.codec.decompress(streams, to_tensor(reference, self.device), quality, flow_prev=flow_prev)
         rgb = to_uint8(c.x_hat)
         extra: dict[str, np.ndarray] = {}

@@ -38,16 +38,16 @@ class IntraCoder:
         self.streams_per_tile = 1 + len(codec.context.groups)
 
     @torch.inference_mode()
-    @codec_threads()
     def compress(self, rgb: np.ndarray, quality: float) -> CodedFrame:
         """Streams (tile-major) and the decoder-exact reconstruction of ``rgb`` (H, W, 3) uint8."""
         h, w, _ = rgb.shape
         recon = np.empty_like(rgb)
         streams: list[bytes] = []
-        for top, bottom, left, right in tile_grid(h, w, self.tile):
-            c = self.codec.compress(to_tensor(rgb[top:bottom, left:right], self.device), quality)
-            streams += c.streams
-            recon[top:bottom, left:right] = to_uint8(c.x_hat)
+        with codec_threads(self.codec.exact):
+            for top, bottom, left, right in tile_grid(h, w, self.tile):
+                c = self.codec.compress(to_tensor(rgb[top:bottom, left:right], self.device), quality)
+                streams += c.streams
+                recon[top:bottom, left:right] = to_uint8(c.x_hat)
         return CodedFrame(streams, recon)
 
     def stream_parts(self, streams: list[bytes], total: int) -> dict[str, int]:
@@ -58,7 +58,6 @@ class IntraCoder:
         return {"header": total - hyper - latent, "hyper": hyper, "latent": latent}
 
     @torch.inference_mode()
-    @codec_threads()
     def decompress(self, streams: list[bytes], quality: float, *, height: int, width: int) -> DecodedPicture:
         """The frame (H, W, 3) uint8 from its streams (the size comes from the sequence header)."""
         grid = tile_grid(height, width, self.tile)
@@ -66,8 +65,9 @@ class IntraCoder:
             raise CorruptStreamError(f"frame has {len(streams)} streams, expected {len(grid) * self.streams_per_tile}")
         out = np.empty((height, width, 3), dtype=np.uint8)
         k = self.streams_per_tile
-        for i, (top, bottom, left, right) in enumerate(grid):
-            x_hat = self.codec.decompress(streams[i * k:(i + 1) * k], (bottom - top, right - left), quality,
-                                          device=self.device)
-            out[top:bottom, left:right] = to_uint8(x_hat)
+        with codec_threads(self.codec.exact):
+            for i, (top, bottom, left, right) in enumerate(grid):
+                x_hat = self.codec.decompress(streams[i * k:(i + 1) * k], (bottom - top, right - left), quality,
+                                              device=self.device)
+                out[top:bottom, left:right] = to_uint8(x_hat)
         return DecodedPicture(out)

@@ -92,13 +92,18 @@ class ExactConv(nn.Module):
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.register_buffer("weight_int", w_int.contiguous(memory_format=fmt), persistent=False)
         self.register_buffer("in_inv", (qa / a).reshape(1, 1, 1, 1), persistent=False)
+        # The grids themselves, for quantisation-aware training (train.qat): w_int = round(w · in_range / w_scale).
+        self.register_buffer("in_range", a, persistent=False)
+        self.register_buffer("w_scale", w_scale, persistent=False)
         self.register_buffer("out_scale", (w_scale / qa).reshape(1, -1, 1, 1), persistent=False)
         self.register_buffer("bias", None if bias is None else bias.reshape(1, -1, 1, 1), persistent=False)
 
-    def _conv(self, x: Tensor, weight: Tensor) -> Tensor:
+    def integer_conv(self, x: Tensor, weight: Tensor, exact_sums: bool = True) -> Tensor:
+        """The convolution alone (no scales, no bias), on integer-valued ``x`` and ``weight``;
+        ``exact_sums=False`` lets cuDNN choose its kernels (training, where a sum may round)."""
         # cuDNN may pick Winograd, FFT or TF32 kernels, which do not sum integers exactly; PyTorch's own
         # GEMM path does (not yet run on a GPU here).
-        with torch.backends.cudnn.flags(enabled=False) if x.is_cuda else nullcontext():
+        with torch.backends.cudnn.flags(enabled=False) if x.is_cuda and exact_sums else nullcontext():
             if self.transposed:
                 return F.conv_transpose2d(x, weight, None, self.stride, self.padding, self.output_padding)
             return F.conv2d(x, weight, None, self.stride, self.padding)
@@ -121,10 +126,10 @@ class ExactConv(nn.Module):
         u = x.float() * self.in_inv
         if u.requires_grad:  # an encoder-side fit: the gradient passes straight through, the value stays
             u = torch.round(u).detach() + (u - u.detach())  # the rounded one exactly (u − u.detach() is 0)
-            y = self._conv(u.clamp(-self.qa, self.qa), self.weight_int) * self.out_scale
+            y = self.integer_conv(u.clamp(-self.qa, self.qa), self.weight_int) * self.out_scale
             y = y if self.bias is None else y + self.bias
         else:  # in place: each pass over the activations costs as much as a small convolution
-            y = self._conv(u.round_().clamp_(-self.qa, self.qa), self.weight_int).mul_(self.out_scale)
+            y = self.integer_conv(u.round_().clamp_(-self.qa, self.qa), self.weight_int).mul_(self.out_scale)
             y = y if self.bias is None else y.add_(self.bias)
         return F.pixel_shuffle(y, 2) if self.shuffle else y
 

@@ -116,6 +116,8 @@ class InterCodec(nn.Module):
     :class:`lvc.codec.motion_search.MotionSearch`, which adds the warp fit that the spec sets).
     """
 
+    exact = False  # set by lvc.models.exact.exactify: its decoder-side parts compute exactly
+
     def __init__(self, *, motion: ImageCodec, compensation: MotionCompensation, residual: ImageCodec,
                  flow: FlowEstimator | None = None, flow_norm: float = 8.0, temporal_motion: bool = False) -> None:
         super().__init__()

@@ -51,12 +51,19 @@ class LoadedModel:
 def load_state(path_or_id: str | Path, with_meta: bool = False, key: str = "state_dict"):  # noqa: ANN201
     """The fp32 state dict ``key`` of a weight file, given a path or an installed id; with ``with_meta``
     also its ``meta`` (plus the file's ``spec``)."""
-    path = Path(path_or_id)
-    if not path.exists():
-        path = weight_path(str(path_or_id))
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = torch.load(_resolve(path_or_id), map_location="cpu", weights_only=True)
     state = _fp32(blob[key])
     return (state, {**blob.get("meta", {}), "spec": blob["spec"]}) if with_meta else state
+
+
+def load_calibration(path_or_id: str | Path) -> dict | None:
+    """A weight file's ``exact`` section (``train calibrate``), or None for a float-only file."""
+    return torch.load(_resolve(path_or_id), map_location="cpu", weights_only=True).get("exact")
+
+
+def _resolve(path_or_id: str | Path) -> Path:
+    path = Path(path_or_id)
+    return path if path.exists() else weight_path(str(path_or_id))
 
 
 @lru_cache(maxsize=4)
