@@ -85,7 +85,7 @@ class InterModule(L.LightningModule):
             if intra_cal is None or inter_cal is None:
                 raise ValueError("quant_aware needs calibrated intra_weights and init_weights "
                                  "(python -m train calibrate)")
-            self.intra_qat = QuantAware(self.intra, intra_cal["image"], refresh_every=0)  # frozen: its grids stay
+            QuantAware(self.intra, intra_cal["image"], refresh_every=0)  # frozen: its grids never change
             self.qat = QuantAware(self.inter, inter_cal["inter"])
 
     def lam(self, q: Tensor) -> Tensor:
