@@ -1,6 +1,6 @@
 """Encode/decode speed and peak memory of lvc against x264 medium, measured in the same run.
 
-For each size (416x240, 832x480, 1280x720) a clip is made by panning across a real frame
+For each size (416x240, 832x480, 1280x720, 1920x1080) a clip is made by panning across a real frame
 (``../shared/data/video``, resized; the README sample when that is missing). lvc encodes it as
 ``lvc encode`` does by default (the shipped video model, GOP 12) and decodes it; x264
 (``preset=medium``, ``tune=zerolatency``) encodes and decodes
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SIZES = ((416, 240), (832, 480), (1280, 720))
+SIZES = ((416, 240), (832, 480), (1280, 720), (1920, 1080))
 SOURCE = ROOT.parent / "shared/data/video/vid4_calendar_720x576.y4m"
 
 

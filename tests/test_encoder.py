@@ -56,21 +56,22 @@ class CountingEstimator(torch.nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls: list[tuple[float | None, int | None]] = []
+        self.calls: list[tuple[float | None, int | None, int | None]] = []
 
     def forward(self, current: torch.Tensor, reference: torch.Tensor, *, flow_scale: float | None = None,
-                updates: int | None = None) -> torch.Tensor:
-        self.calls.append((flow_scale, updates))
+                updates: int | None = None, max_pixels: int | None = None) -> torch.Tensor:
+        self.calls.append((flow_scale, updates, max_pixels))
         return torch.zeros(1, 2, *current.shape[-2:])
 
 
 def test_the_preset_sets_how_raft_runs(tiny_video_weights) -> None:  # noqa: ANN001
     from lvc.codec.motion_search import MotionSearch
-    from lvc.codec.presets import get_preset
+    from lvc.codec.presets import FLOW_MAX_PIXELS, get_preset
 
     model = load_image_model(str(tiny_video_weights))
     frames = [torch.rand(1, 3, 32, 48) for _ in range(2)]
-    for name, expected in (("fast", (0.5, 3)), ("medium", (None, 3)), ("slow", (None, None))):
+    cap = FLOW_MAX_PIXELS
+    for name, expected in (("fast", (0.5, 3, cap)), ("medium", (None, 3, cap)), ("slow", (None, None, cap))):
         search = MotionSearch.for_preset(model.inter, get_preset(name), spec=model.inter_spec, lambdas=(0.01,) * 8)
         search.estimator = CountingEstimator()
         search.refiner = search.rd_refiner = None

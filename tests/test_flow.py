@@ -40,6 +40,29 @@ def test_raft_is_never_run_below_its_minimum_size() -> None:
         assert not torch.equal(est(a, b, flow_scale=0.5), est(a, b))
 
 
+def test_the_lean_correlation_gives_torchvisions_flow_bit_for_bit() -> None:
+    from torchvision.models.optical_flow.raft import CorrBlock
+
+    torch.manual_seed(0)
+    est = FlowEstimator(updates=3).eval()
+    a, b = torch.rand(1, 3, 128, 160), torch.rand(1, 3, 128, 160)
+    with torch.no_grad():
+        lean = est(a, b)
+        est.raft.corr_block = CorrBlock(num_levels=est.raft.corr_block.num_levels, radius=est.raft.corr_block.radius)
+        assert torch.equal(lean, est(a, b))
+
+
+def test_raft_sees_at_most_max_pixels() -> None:
+    """A frame over the cap is scaled down for RAFT as ``flow_scale`` would scale it; one under it is not."""
+    torch.manual_seed(0)
+    est = FlowEstimator(updates=2).eval()
+    a, b = torch.rand(1, 3, 256, 384), torch.rand(1, 3, 256, 384)
+    with torch.no_grad():
+        assert torch.equal(est(a, b, max_pixels=128 * 192), est(a, b, flow_scale=0.5))
+        assert torch.equal(est(a, b, max_pixels=256 * 384), est(a, b))
+        assert torch.equal(est(a, b, flow_scale=0.5, max_pixels=256 * 384), est(a, b, flow_scale=0.5))
+
+
 def _smooth_pair(shift: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A smooth random reference, the frame it becomes under a constant shift, and that flow."""
     torch.manual_seed(0)

@@ -140,13 +140,15 @@ def test_ctrl_c_leaves_no_output(tiny_env, tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / "a.lvc"
     code = (f"import sys; from lvc.cli import main; "
             f"sys.exit(main(['encode', {str(src)!r}, '-o', {str(out)!r}, '--model', {TINY_ID!r}, '--quiet']))")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ, stderr=subprocess.PIPE)
+    # -X faulthandler: should the process die in native code, stderr says where instead of staying empty
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-c", code], cwd=ROOT, env=os.environ,
+                            stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while not list(tmp_path.glob(".a.lvc.*.tmp")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, (proc.returncode, err)
     assert b"interrupted" in err and b"Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".*tmp"))
 

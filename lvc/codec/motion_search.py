@@ -34,9 +34,11 @@ class MotionSearch:
     """RAFT, then the warp fit when given, then the RD fit when given."""
 
     def __init__(self, *, estimator: FlowEstimator, flow_scale: float | None = None, flow_updates: int | None = None,
-                 refiner: FlowRefiner | None = None, rd_refiner: RdFlowRefiner | None = None) -> None:
+                 flow_max_pixels: int | None = None, refiner: FlowRefiner | None = None,
+                 rd_refiner: RdFlowRefiner | None = None) -> None:
         self.estimator = estimator
         self.flow_scale = flow_scale
+        self.flow_max_pixels = flow_max_pixels
         self.flow_updates = flow_updates
         self.refiner = refiner
         self.rd_refiner = rd_refiner
@@ -55,7 +57,8 @@ class MotionSearch:
                                  f"'{model_id}' does not record them")
             rd = RdFlowRefiner(codec, iters=preset.rd_iters, lr=preset.rd_lr)
         return cls(estimator=codec.flow, flow_scale=preset.flow_scale, flow_updates=preset.flow_updates,
-                   refiner=warp_fit(spec) if preset.warp_fit else None, rd_refiner=rd)
+                   flow_max_pixels=preset.flow_max_pixels, refiner=warp_fit(spec) if preset.warp_fit else None,
+                   rd_refiner=rd)
 
     def __call__(self, current: Tensor, reference: Tensor, *, quality: float | None = None,
                  lam: float | None = None, flow_prev: Tensor | None = None) -> Tensor:
@@ -63,7 +66,8 @@ class MotionSearch:
         frame's ``quality`` and ``lam``, and the motion predictor ``flow_prev``."""
         if self.rd_refiner is not None and (quality is None or lam is None):
             raise ValueError("the RD flow fit needs the frame's quality and λ")
-        flow = self.estimator(current, reference, flow_scale=self.flow_scale, updates=self.flow_updates)
+        flow = self.estimator(current, reference, flow_scale=self.flow_scale, updates=self.flow_updates,
+                              max_pixels=self.flow_max_pixels)
         if self.refiner is not None:
             flow = self.refiner(current, reference, flow)
         if self.rd_refiner is not None:

@@ -37,12 +37,24 @@ at q 2) and the same bytes on the panning vid4_city. Offering the pan's median i
 allows any vector) measured −1.49 % on tree, −0.74 % on toys, −0.23 % on cronkite, 0 on foreman,
 aerial2, basketballpass and the translating clip, but +1.85 % on city, so the encoder offers zero.
 
+Every preset gives RAFT at most 720p's pixels (``FLOW_MAX_PIXELS``): a larger frame is scaled down
+for it, and the warp fit that follows still runs at full size. RAFT's all-pairs correlation grows
+with the square of the pixel count, so uncapped a 1920x1080 encode peaked at 14,853 MiB; capped, at
+3,309 MiB, in 57 % of the time (3 frames of ``bench/speed.py``'s pan, 2 cores; the pan cost 1.4 %
+more bytes at −0.03 dB). Frames of 720p and smaller are coded exactly as before. What RAFT at 0.66×
+(the cap's scale for 1080p) costs was measured on the largest benchmark clips, scaled the same way
+(12 frames, q 2–8): +2.84 % BD-rate on vid4_walk, −5.58 % on vid4_city.
+
 Each preset's bits and speed are measured by ``bench/presets.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+# RAFT sees at most 720p's pixels (larger frames are scaled down for it); the warp fit still runs at full size.
+FLOW_MAX_PIXELS = 1280 * 720
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,7 @@ class Preset:
     rd_iters: int  # RdFlowRefiner iterations after it (0: none)
     rd_lr: float = 0.1
     flow_updates: int | None = None  # RAFT's recurrent updates (None: the model's own setting)
+    flow_max_pixels: int | None = FLOW_MAX_PIXELS  # larger frames go to RAFT scaled down to this many pixels
     temporal_motion: bool = False  # also code the flow against the previous P-frame's, keep the cheaper
     global_motion: bool = True  # also code it against its median vector (a pan), keep the cheaper
     uniform_motion: bool = False  # also try zero motion, coding no flow

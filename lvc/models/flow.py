@@ -11,6 +11,7 @@ with ``image1`` the current frame and ``image2`` the reference.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -18,6 +19,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 MIN_SIDE = 128  # RAFT works at 1/8 resolution and needs 128 px for its 4-level correlation pyramid
+
+
+def lean_corr_block(*, num_levels: int, radius: int) -> nn.Module:
+    """torchvision's ``CorrBlock`` with the same values, less memory: its all-pairs volume is scaled
+    in place, where torchvision's division allocates a second volume (830 MB at 1280x720)."""
+    from torchvision.models.optical_flow.raft import CorrBlock
+
+    class LeanCorrBlock(CorrBlock):
+        def _compute_corr_volume(self, fmap1: Tensor, fmap2: Tensor) -> Tensor:
+            b, c, h, w = fmap1.shape
+            corr = torch.matmul(fmap1.view(b, c, h * w).transpose(1, 2), fmap2.view(b, c, h * w))
+            return corr.view(b, h, w, 1, h, w).div_(torch.sqrt(torch.tensor(c)))
+
+    return LeanCorrBlock(num_levels=num_levels, radius=radius)
 
 
 class FlowEstimator(nn.Module):
@@ -34,18 +49,26 @@ class FlowEstimator(nn.Module):
         from torchvision.models.optical_flow import raft_large, raft_small
 
         self.raft = (raft_small if variant == "small" else raft_large)(weights=None, progress=False)
+        corr = self.raft.corr_block  # it holds no weights: replacing it leaves the state dict alone
+        self.raft.corr_block = lean_corr_block(num_levels=corr.num_levels, radius=corr.radius)
         self.updates = updates
         self.flow_scale = flow_scale
 
     def forward(self, current: Tensor, reference: Tensor, *, all_iterations: bool = False,
-                flow_scale: float | None = None, updates: int | None = None) -> Tensor | list[Tensor]:
+                flow_scale: float | None = None, updates: int | None = None,
+                max_pixels: int | None = None) -> Tensor | list[Tensor]:
         """Flow (B, 2, H, W) from ``current`` to ``reference``, both (B, 3, H, W) in [0, 1].
 
         With ``all_iterations`` the list of every refinement's flow is returned (for RAFT's
-        sequence loss in training). ``flow_scale`` and ``updates`` override the module's for this call.
+        sequence loss in training). ``flow_scale`` and ``updates`` override the module's for this call;
+        ``max_pixels`` scales larger frames further down, to that many pixels.
         """
         h, w = current.shape[-2:]
         s = self.flow_scale if flow_scale is None else flow_scale
+        if max_pixels is not None:
+            # RAFT's all-pairs correlation grows with the square of the pixel count: 830 MB at 1280x720,
+            # 4.2 GB at 1920x1080, before its pyramid. Capped, its time and memory stop growing.
+            s = min(s, math.sqrt(max_pixels / (h * w)))
         # Below RAFT's 128 px minimum the frames would be padded back up: no time saved, detail lost.
         s = min(1.0, max(s, MIN_SIDE / min(h, w)))
         if s != 1.0:
