@@ -43,7 +43,8 @@ with the square of the pixel count, so uncapped a 1920x1080 encode peaked at 14,
 3,309 MiB, in 57 % of the time (3 frames of ``bench/speed.py``'s pan, 2 cores; the pan cost 1.4 %
 more bytes at −0.03 dB). Frames of 720p and smaller are coded exactly as before. What RAFT at 0.66×
 (the cap's scale for 1080p) costs was measured on the largest benchmark clips, scaled the same way
-(12 frames, q 2–8): +2.84 % BD-rate on vid4_walk, −5.58 % on vid4_city.
+(12 frames, q 2–8): +2.84 % BD-rate on vid4_walk, −5.58 % on vid4_city, +0.48 % on vid4_foliage and
++3.68 % on basketballpass; so below the cap RAFT keeps the full size.
 
 Each preset's bits and speed are measured by ``bench/presets.py``.
 """
@@ -53,8 +54,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-# RAFT sees at most 720p's pixels (larger frames are scaled down for it); the warp fit still runs at full size.
-FLOW_MAX_PIXELS = 1280 * 720
+FLOW_MAX_PIXELS = 1280 * 720  # the most pixels RAFT is given (see the module doc)
 
 
 @dataclass(frozen=True)
