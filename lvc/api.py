@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from lvc import rates, weights
+from lvc.codec.hierarchy import INTRA_BOOST, P_OFFSETS, QualityHierarchy
 from lvc.codec.presets import DEFAULT_PRESET, PRESETS
 from lvc.errors import InputError
 from lvc.format import bitstream as bs
@@ -69,7 +70,8 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
            recon: str | Path | None = None, model: str | LoadedModel | None = None, device: str = "cpu",
            overwrite: bool = False, progress: bool = False, mode_decision: bool = True,
            preset: str = DEFAULT_PRESET, bitrate: float | None = None, size: int | None = None,
-           audio: bool = True, intra_boost: float | None = None) -> Summary:
+           audio: bool = True, intra_boost: float | None = None,
+           p_offsets: tuple[float, ...] | None = None) -> Summary:
     """Encode any image or video PyAV reads into an ``.lvc`` file.
 
     A single still image becomes a bare elementary stream; anything else an MP4 with the source's
@@ -81,8 +83,10 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
     file) turn on rate control (``lvc.codec.ratecontrol``): each frame's quality is then chosen to meet
     it, and ``quality``, if given, is only the first frame's. ``audio`` copies the source's audio
     that overlaps the coded frames (``False``: none). ``intra_boost`` (default
-    ``lvc.codec.ratecontrol.INTRA_BOOST``) codes each GOP's I-frame that many quality steps above
-    its P-frames; streams without P-frames code every frame at ``quality``.
+    ``lvc.codec.hierarchy.INTRA_BOOST``) codes each GOP's I-frame that many quality steps above
+    its P-frames, and ``p_offsets`` (default ``lvc.codec.hierarchy.P_OFFSETS``; ``()``: none) moves the
+    first, second, ... P-frame after it by these steps, in a cycle; streams without P-frames code
+    every frame at ``quality``.
     """
     check_input(input)
     out = check_output(output, overwrite, (input,))
@@ -95,6 +99,11 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
         raise InputError(f"--frames must be at least 1, got {frames}")
     if intra_boost is not None and not 0 <= intra_boost <= 7:
         raise InputError(f"the I-frame boost must be between 0 and 7 quality steps, got {intra_boost}")
+    try:
+        hierarchy = QualityHierarchy(INTRA_BOOST if intra_boost is None else intra_boost,
+                                     P_OFFSETS if p_offsets is None else tuple(p_offsets))
+    except ValueError as e:
+        raise InputError(f"P-frame quality offsets: {e}") from None
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if bitrate is not None and size is not None:
@@ -117,12 +126,10 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
             weights.model_path(model_id)  # a model that is not installed is refused here, before torch
         # Everything the user can get wrong has been checked by now: only here does torch load.
         from lvc.codec.encoder import build_encoder
-        from lvc.codec.ratecontrol import INTRA_BOOST
         from lvc.metrics import psnr as psnr_fn
         from lvc.models.zoo import load_image_model
 
         loaded = model if model_id is None else load_image_model(model_id)
-        boost = INTRA_BOOST if intra_boost is None else intra_boost
     except BaseException:
         source.close()
         raise
@@ -136,12 +143,12 @@ def encode(input: str | Path, output: str | Path, *, quality: float | None = Non
             if size is not None:  # a demux pass: only --size needs it; the audio of the frames to be coded
                 first = max(start or 0.0, src.start_time)
                 audio_bytes = writer.audio_bytes(first, first + total / float(fps))
-            rate = _rate_controller(src, loaded, quality, gop, total, bitrate, size, audio_bytes, boost)
+            rate = _rate_controller(src, loaded, quality, gop, total, bitrate, size, audio_bytes, hierarchy)
         enc = build_encoder(loaded, width=src.width, height=src.height, quality=quality or 4.0,
                             fps=(fps.numerator, fps.denominator),
                             time_base=(src.time_base.numerator, src.time_base.denominator),
                             pixel_format=src.pixel_format, gop=gop, scene_cuts=scene_cuts, device=device,
-                            mode_decision=mode_decision, preset=preset, rate=rate, intra_boost=boost)
+                            mode_decision=mode_decision, preset=preset, rate=rate, hierarchy=hierarchy)
     except BaseException:
         writer.abort()
         source.close()
@@ -185,7 +192,7 @@ MP4_OVERHEAD_BYTES, MP4_BYTES_PER_FRAME = 800, 8
 
 def _rate_controller(src: MediaInfo, model: LoadedModel, quality: float | None, gop: int, frames: int | None,
                      bitrate: float | None, size: int | None, audio_bytes: int,
-                     intra_boost: float) -> RateController:
+                     hierarchy: QualityHierarchy) -> RateController:
     """The controller for ``bitrate`` (bits/s) or ``size`` (bytes of the file, audio and MP4 boxes included)."""
     from lvc.codec.ratecontrol import RateController
 
@@ -201,7 +208,7 @@ def _rate_controller(src: MediaInfo, model: LoadedModel, quality: float | None, 
     has_p = model.inter is not None and gop > 1
     return RateController(target_bits=target, pixels=src.width * src.height, gop=gop if model.inter else 1,
                           frames=frames, quality=quality, q_max=model.codec.y_gains.levels,
-                          intra_boost=intra_boost if has_p else 0.0)
+                          hierarchy=hierarchy if has_p else QualityHierarchy.flat())
 
 
 def _scan(input: str | Path, start: float | None) -> tuple[bs.SequenceHeader | None, int]:

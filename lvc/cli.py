@@ -12,9 +12,11 @@ import errno
 import os
 import sys
 from collections.abc import Callable
+from typing import TypeVar
 from pathlib import Path
 
 from lvc import __version__
+from lvc.codec.hierarchy import P_OFFSETS, parse_offsets
 from lvc.codec.presets import DEFAULT_PRESET, PRESETS
 from lvc.codec.ratecontrol import parse_bitrate, parse_size
 from lvc.errors import InputError, LvcError
@@ -28,9 +30,12 @@ PRESET_HELP = ("encoder effort: fast, medium (default), slow, veryslow; slower p
                "harder for fewer bits, and decode at the same speed")
 
 
-def _parsed(parse: Callable[[str], float]) -> Callable[[str], float]:
+T = TypeVar("T")
+
+
+def _parsed(parse: Callable[[str], T]) -> Callable[[str], T]:
     """An argparse type from a parser that raises ValueError with the message to show."""
-    def convert(text: str) -> float:
+    def convert(text: str) -> T:
         try:
             return parse(text)
         except ValueError as exc:
@@ -84,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--intra-boost", type=float, default=None, metavar="STEPS",
                    help="code each GOP's I-frame this many quality steps above its P-frames, which all predict "
                         "from it (default 1; 0: one quality for all)")
+    e.add_argument("--p-offsets", type=_parsed(parse_offsets), default=None, metavar="STEPS,...",
+                   help="quality steps added to the 1st, 2nd, ... P-frame after each I-frame, in a cycle; give "
+                        "negative ones with '=', e.g. --p-offsets=-1,0.25,-1,-0.15 (default "
+                        f"{','.join(f'{v:g}' for v in P_OFFSETS) or '0'}; 0: one quality for every P-frame)")
     e.add_argument("--model", default=None,
                    help="model id or .pt weight file (default: the shipped video model; the image model for a still)")
     e.add_argument("--no-audio", dest="audio", action="store_false",
@@ -163,7 +172,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
                          model=args.model, device=_device(args.device),
                          overwrite=args.overwrite, progress=not args.quiet, mode_decision=args.mode_decision,
                          preset=args.preset, bitrate=args.bitrate, size=args.size, audio=args.audio,
-                         intra_boost=args.intra_boost)
+                         intra_boost=args.intra_boost, p_offsets=args.p_offsets)
     if not args.quiet:
         print(f"{args.output}: {summary.line()}")
     return 0

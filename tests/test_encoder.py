@@ -93,20 +93,26 @@ def test_only_the_slow_presets_also_code_the_flow_against_the_previous_one(tiny_
     assert offered["fast"] == offered["medium"] == [False, False] and offered["slow"] == [False, True]
 
 
-def test_i_frames_are_boosted_only_where_p_frames_predict_from_them(tiny_video_weights) -> None:  # noqa: ANN001
+def test_frames_take_their_hierarchy_offsets_only_where_p_frames_predict(tiny_video_weights) -> None:  # noqa: ANN001
     from lvc.codec.encoder import build_encoder
+    from lvc.codec.hierarchy import QualityHierarchy
 
     model = load_image_model(str(tiny_video_weights))
-    frames = moving_frames(5, 32, 48)
+    frames = moving_frames(9, 32, 48)
     qualities = {}
-    for gop, boost in ((4, 1.0), (4, 0.0), (1, 1.0)):
-        enc = build_encoder(model, width=48, height=32, quality=4.5, gop=gop, intra_boost=boost)
+    cases = ((4, 1.0, ()), (4, 0.0, ()), (1, 1.0, (-1.0,)), (5, 1.0, (-0.5, 0.25)), (5, 0, (-4,)))
+    for gop, boost, offsets in cases:
+        enc = build_encoder(model, width=48, height=32, quality=4.5, gop=gop,
+                            hierarchy=QualityHierarchy(boost, offsets), mode_decision=False)
         enc.inter.search = ZeroMotion()
         coded = [enc.encode(f) for f in frames]
         units = [u for c in coded for u, _ in bs.iter_sized_units(c.data, elementary=False)]
-        qualities[gop, boost] = [u.quality for u in units if isinstance(u, bs.Frame)]
-    assert qualities[4, 1.0] == [5.5, 4.5, 4.5, 4.5, 5.5]
-    assert qualities[4, 0.0] == qualities[1, 1.0] == [4.5] * 5  # all-intra: -q is every frame's quality
+        qualities[gop, boost, offsets] = [u.quality for u in units if isinstance(u, bs.Frame)]
+    assert qualities[4, 1.0, ()] == [5.5, 4.5, 4.5, 4.5] * 2 + [5.5]
+    assert qualities[4, 0.0, ()] == qualities[1, 1.0, (-1.0,)] == [4.5] * 9  # all-intra: -q is every frame's quality
+    # The cycle restarts after each I-frame; a quality below 1 is coded at 1.
+    assert qualities[5, 1.0, (-0.5, 0.25)] == ([5.5, 4.0, 4.75, 4.0, 4.75] * 2)[:9]
+    assert qualities[5, 0, (-4,)] == [4.5, 1.0, 1.0, 1.0, 1.0, 4.5, 1.0, 1.0, 1.0]
 
 
 class PanMotion(ZeroMotion):

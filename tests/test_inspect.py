@@ -119,7 +119,7 @@ def test_cli_table_csv_and_json(tiny_env, clip, tmp_path, capsys) -> None:  # no
     assert main(["inspect", str(lvc), "--ref", str(src), "--csv", str(csv_path), "--json", str(json_path)]) == 0
     out = capsys.readouterr().out
     header = out.splitlines()[0].split()
-    assert header[:5] == ["frame", "pts", "type", "bytes", "bpp"] and header[-3:] == ["PSNR", "PSNR-Y", "MS-SSIM"]
+    assert header[:6] == ["frame", "pts", "type", "q", "bytes", "bpp"] and header[-3:] == ["PSNR", "PSNR-Y", "MS-SSIM"]
     assert "hyper" in header and "latent" in header
     assert re.search(r"^GOP 0 +0-3 +IIII ", out, re.M) and re.search(r"^clip +0-7 ", out, re.M)
 
@@ -131,12 +131,13 @@ def test_cli_table_csv_and_json(tiny_env, clip, tmp_path, capsys) -> None:  # no
         assert float(row["psnr"]) == pytest.approx(rec["psnr"])
         assert float(row["ms_ssim"]) == pytest.approx(rec["ms_ssim"])
         assert row["type"] == rec["type"] == "I"
+        assert float(row["quality"]) == rec["quality"] == 4.0  # all-intra: every frame at -q, as coded
     assert doc["clip"]["bytes"] == doc["payload_bytes"] == sum(r["bytes"] for r in doc["records"])
     assert doc["file_bytes"] == lvc.stat().st_size
     assert [g["frames"] for g in doc["gops"]] == [4, 4]
     # The table's rows carry the same numbers as the files.
     first = out.splitlines()[1].split()
-    assert int(first[3]) == doc["records"][0]["bytes"]
+    assert float(first[3]) == doc["records"][0]["quality"] and int(first[4]) == doc["records"][0]["bytes"]
     assert float(first[-3]) == pytest.approx(doc["records"][0]["psnr"], abs=0.006)
 
 

@@ -263,3 +263,23 @@ def test_lease_continues_a_video_model_with_the_spec_it_was_trained_with() -> No
     assert len(spec) == 1
     spec = json.loads(spec[0].split("=", 1)[1])
     assert spec["temporal_motion"] and spec["condition_hidden"] > 0
+
+
+def test_inter_training_codes_each_frame_at_its_place_in_the_quality_hierarchy(tiny_video_weights: Path) -> None:
+    """The rollout's I-frame and P-frames take the encoder's offsets, and each P-frame its own λ."""
+    from tests.conftest import TINY_INTER_SPEC
+    from train.inter import InterModule
+
+    module = InterModule(spec=TINY_INTER_SPEC, intra_weights=str(tiny_video_weights),
+                         flow_weights=str(tiny_video_weights), init_weights=str(tiny_video_weights), rollout=3,
+                         intra_boost=1.0, p_offsets=(-0.5, 0.25))
+    seen: dict[str, list[torch.Tensor]] = {"I": [], "P": []}
+    module.intra.register_forward_pre_hook(lambda m, args: seen["I"].append(args[1].clone()))
+    module.inter.register_forward_pre_hook(lambda m, args: seen["P"].append(args[2].clone()))
+    clip = torch.rand(2, 4, 3, 64, 64)
+    torch.manual_seed(0)
+    base = torch.empty(2).uniform_(1, 8)  # the base qualities the step draws first
+    torch.manual_seed(0)
+    assert torch.isfinite(module.training_step(clip, 0))
+    assert torch.allclose(seen["I"][0], (base + 1).clamp(max=8))
+    assert [torch.allclose(q, (base + o).clamp(1, 8)) for q, o in zip(seen["P"], (-0.5, 0.25, -0.5))] == [True] * 3

@@ -261,7 +261,8 @@ def test_fractional_quality_is_coded_as_the_stream_stores_it(tiny_env, tmp_path)
     src = write_y4m(tmp_path / "src.y4m", moving_frames(2, 40, 56))
     lvc, recon = tmp_path / "q.lvc", tmp_path / "recon.y4m"
     api.encode(src, lvc, quality=4.12345, recon=recon)
-    assert [f.quality for f in api.iter_decode(lvc)] == [5.123, 4.123]  # the I-frame is boosted (INTRA_BOOST)
+    # The I-frame is boosted (INTRA_BOOST), the first P-frame lowered (P_OFFSETS).
+    assert [f.quality for f in api.iter_decode(lvc)] == [5.123, 3.623]
     out = tmp_path / "out.y4m"
     _decode_in_subprocess(lvc, out, 1)
     assert out.read_bytes() == recon.read_bytes()
@@ -279,4 +280,32 @@ def test_rate_control_errors(tiny_env, tmp_path, capsys) -> None:  # noqa: ANN00
     assert main(["encode", str(src), "-o", str(tmp_path / "a.lvc"), "--size", "500"]) == 1
     err = capsys.readouterr().err
     assert "rate control is for video" in err and "leaves nothing for the video" in err
+    assert not list(tmp_path.glob("a.lvc*")) and not list(tmp_path.glob(".a.lvc*"))
+
+
+def test_p_frame_offsets_are_coded_as_given_and_decode_exactly(tiny_env, tiny_video_weights, tmp_path,  # noqa: ANN001
+                                                               capsys) -> None:  # noqa: ANN001
+    """``--p-offsets`` places each P-frame in its cycle (restarting after every I-frame), at a fixed
+    quality and under rate control, and the streams decode to the recon in another process."""
+    from tests.conftest import TINY_VIDEO_ID
+
+    src = write_y4m(tmp_path / "src.y4m", moving_frames(7, 40, 56))
+    for i, extra in enumerate(([], ["-b", "60k"])):
+        lvc, recon, out = tmp_path / f"h{i}.lvc", tmp_path / f"recon{i}.y4m", tmp_path / f"out{i}.y4m"
+        assert main(["encode", str(src), "-o", str(lvc), "--model", TINY_VIDEO_ID, "-q", "4", "-g", "4",
+                     "--p-offsets=-0.5,0.25", "--recon", str(recon), "--quiet", *extra]) == 0
+        frames = list(api.iter_decode(lvc))
+        assert "".join(f.frame_type for f in frames) == "IPPPIPP"
+        if not extra:
+            assert [f.quality for f in frames] == [5.0, 3.5, 4.25, 3.5, 5.0, 3.5, 4.25]
+        else:  # the controller moves the base; each P-frame keeps its offset from it (within max_step)
+            q = [f.quality for f in frames]
+            assert q[2] - q[1] == pytest.approx(0.75, abs=0.5 + 1e-3) and q[3] - q[2] == pytest.approx(-0.75,
+                                                                                                   abs=0.5 + 1e-3)
+        _decode_in_subprocess(lvc, out, 1)
+        assert out.read_bytes() == recon.read_bytes()
+    assert main(["encode", str(src), "-o", str(tmp_path / "a.lvc"), "--p-offsets=-0.5,x"]) == 2
+    assert main(["encode", str(src), "-o", str(tmp_path / "a.lvc"), "--model", TINY_VIDEO_ID, "--p-offsets=9"]) == 1
+    err = capsys.readouterr().err
+    assert "expected quality offsets" in err and "within ±7 steps, got 9" in err
     assert not list(tmp_path.glob("a.lvc*")) and not list(tmp_path.glob(".a.lvc*"))

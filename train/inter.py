@@ -7,7 +7,10 @@ Stages (``stage``):
 * ``joint``: everything but RAFT, over rollouts of ``rollout`` P-frames, each predicted from the
   previous *decoded* frame (the proxy reconstruction), loss summed so quality does not drift.
 
-Frame 0 of every clip is coded by the (frozen) intra codec at the same quality, as in the codec.
+Frame 0 of every clip is coded by the (frozen) intra codec. Each frame's quality is the clip's
+base quality plus its offset in the GOP's quality hierarchy (``intra_boost``, ``p_offsets``: see
+:mod:`lvc.codec.hierarchy`), so that training sees the frames the encoder codes; each P-frame's λ is
+its own quality's (DCVC's hierarchical λ).
 RAFT is trained beforehand (train/flow.py) and stays frozen here: it runs only at the encoder.
 """
 
@@ -19,6 +22,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from lvc.codec.hierarchy import QualityHierarchy
 from lvc.codec.motion_search import MotionSearch
 from lvc.codec.refine import warp_fit
 from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
@@ -40,7 +44,8 @@ class InterModule(L.LightningModule):
                  init_weights: str | None = None, stage: Stage = "joint", rollout: int = 4,
                  lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, lr: float = 3e-4, warmup_steps: int = 100,
                  decay_steps: int = 6000, min_lr: float = 3e-5, time_budget_s: float | None = None,
-                 z_fit_weight: float = 0.0, quant_aware: bool = False) -> None:
+                 z_fit_weight: float = 0.0, quant_aware: bool = False, intra_boost: float = 0.0,
+                 p_offsets: tuple[float, ...] = ()) -> None:
         super().__init__()
         self.save_hyperparameters()
         state, meta = load_state(intra_weights, with_meta=True)
@@ -70,6 +75,7 @@ class InterModule(L.LightningModule):
         for name, p in self.inter.named_parameters():
             p.requires_grad_(name.startswith(TRAINED[stage]))
         self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
+        self.hierarchy = QualityHierarchy(intra_boost, tuple(p_offsets))
         # The flow each P-frame codes: RAFT and the warp fit, as the medium preset finds it.
         self.search = MotionSearch(estimator=self.inter.flow, refiner=warp_fit(self.spec))
         # z_fit_weight > 0 also fits the trained parts' z densities to the rounded z (train.losses.RoundedZFit).
@@ -92,21 +98,25 @@ class InterModule(L.LightningModule):
         """λ at qualities q (B,), interpolated between the anchors exactly as the gains are."""
         return lambda_at(self.log_lambdas, q)
 
+    def quality(self, base: Tensor, frame_type: str, position: int) -> Tensor:
+        """The quality of the frame at ``position`` after the I-frame (0: the I-frame) of clips at ``base``."""
+        return (base + self.hierarchy.offset(frame_type, position)).clamp(1, len(self.hparams.lambdas))
+
     def training_step(self, clip: Tensor, batch_idx: int) -> Tensor:
         b, n = clip.shape[:2]
         if self.qat is not None:
             self.qat.step(self.global_step)
-        q = torch.empty(b, device=clip.device).uniform_(1, len(self.hparams.lambdas))
+        base = torch.empty(b, device=clip.device).uniform_(1, len(self.hparams.lambdas))
         pixels = clip.shape[-1] * clip.shape[-2]
         self.intra.eval()
         with torch.no_grad():
-            ref = self.intra(clip[:, 0], q).x_hat.clamp(0, 1)
+            ref = self.intra(clip[:, 0], self.quality(base, "I", 0)).x_hat.clamp(0, 1)
         steps = min(n - 1, self.hparams.rollout if self.hparams.stage == "joint" else 1)
         loss = clip.new_zeros(())
         logs: dict[str, Tensor] = {}
         flow_prev = None  # the first P-frame after the I-frame has no motion to predict from
         for t in range(1, steps + 1):
-            x = clip[:, t]
+            x, q = clip[:, t], self.quality(base, "P", t)
             with torch.no_grad():
                 flow = self.search(x, ref, flow_prev=flow_prev)
             code = self.inter.predict if self.hparams.stage == "motion" else self.inter

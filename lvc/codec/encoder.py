@@ -22,12 +22,13 @@ import torch
 
 from lvc.codec.frame_coder import CodedFrame
 from lvc.codec.gop import GopScheduler
+from lvc.codec.hierarchy import QualityHierarchy
 from lvc.codec.inter import InterCoder
 from lvc.codec.intra import DEFAULT_TILE, IntraCoder
 from lvc.codec.modes import RdModeDecision, rd_lambda
 from lvc.codec.motion_search import FlowSearch, MotionSearch
 from lvc.codec.presets import DEFAULT_PRESET, get_preset
-from lvc.codec.ratecontrol import INTRA_BOOST, RateController
+from lvc.codec.ratecontrol import RateController
 from lvc.format import bitstream as bs
 from lvc.models.zoo import LoadedModel
 
@@ -67,14 +68,15 @@ class VideoEncoder:
     """Encodes RGB frames (H, W, 3) uint8 into access units.
 
     ``inter`` None codes every frame as I. ``modes`` (needs the λ ladder) may code a frame the
-    schedule marks P as I where that is cheaper in RD terms. The I-frames that the schedule sets
-    are coded ``intra_boost`` quality steps above ``quality``, the P-frames' (none without P-frames).
-    With ``rate``, each frame's quality is the controller's choice and ``quality`` only the first's.
+    schedule marks P as I where that is cheaper in RD terms. Each frame is coded at ``quality`` plus
+    its offset in ``hierarchy``: the I-frames that the schedule sets its ``intra_boost`` steps above,
+    the P-frames by their place after the I-frame (no offsets without P-frames). With ``rate``, each
+    frame's quality is the controller's choice (with the same hierarchy) and ``quality`` only the first's.
     """
 
     def __init__(self, header: bs.SequenceHeader, *, intra: IntraCoder, scheduler: GopScheduler, quality: float,
                  levels: int, inter: PFrameTools | None = None, modes: RdModeDecision | None = None,
-                 rate: RateController | None = None, intra_boost: float = 0.0) -> None:
+                 rate: RateController | None = None, hierarchy: QualityHierarchy | None = None) -> None:
         self.header = header
         self.intra = intra
         self.inter = inter
@@ -82,7 +84,9 @@ class VideoEncoder:
         self.modes = modes
         self.rate = rate
         self.levels = levels
-        self.intra_boost = intra_boost if inter is not None else 0.0  # all-intra: -q is every frame's quality
+        # All-intra: -q is every frame's quality.
+        self.hierarchy = hierarchy if hierarchy is not None and inter is not None else QualityHierarchy.flat()
+        self._since_intra = 0  # frames since the last I-frame, that one included: the next P-frame's position
         self.set_quality(quality)
         self.reference: np.ndarray | None = None
         self.flow_prev: torch.Tensor | None = None  # the last P-frame's decoded flow, as the decoder holds it
@@ -103,8 +107,8 @@ class VideoEncoder:
         if self.rate is not None:
             self.set_quality(self.rate.choose(wanted if self.inter is not None else "I"))
         else:
-            boost = self.intra_boost if wanted == "I" else 0.0
-            self._use_quality(min(self.base_quality + boost, self.levels))
+            offset = self.hierarchy.offset(wanted, self._since_intra)
+            self._use_quality(min(max(self.base_quality + offset, 1.0), self.levels))
         flow = None
         if wanted == "P" and self.inter is not None and self.reference is not None:
             frame_type = "P"
@@ -138,12 +142,13 @@ class VideoEncoder:
         self.reference = recon
         # The next P-frame may predict its motion from this one's (never across an I-frame).
         self.flow_prev = flow if frame_type == "P" else None
+        self._since_intra = 1 if frame_type == "I" else self._since_intra + 1
         self.frames += 1
         return EncodedFrame(data, recon, frame_type, pts, duration)
 
     def set_quality(self, quality: float) -> None:
         """Code the next frames at ``quality`` (in [1, levels]; kept to the stream's precision); without
-        rate control, a GOP's I-frame ``intra_boost`` steps above it."""
+        rate control, each frame at its offset in the hierarchy."""
         if not 1 <= quality <= self.levels:
             raise ValueError(f"quality must be in [1, {self.levels}], got {quality}")
         self.base_quality = bs.coded_quality(quality)
@@ -169,11 +174,13 @@ def build_encoder(model: LoadedModel, *, width: int, height: int, quality: float
                   time_base: tuple[int, int] = (1, 25), pixel_format: str = "rgb24", gop: int = 1,
                   scene_cuts: bool = False, tile: int = DEFAULT_TILE, device: torch.device | str = "cpu",
                   mode_decision: bool = True, preset: str = DEFAULT_PRESET,
-                  rate: RateController | None = None, intra_boost: float = INTRA_BOOST) -> VideoEncoder:
+                  rate: RateController | None = None,
+                  hierarchy: QualityHierarchy | None = None) -> VideoEncoder:
     """The encoder of ``model`` for frames of ``width`` x ``height``, with the usual parts: a GOP of ``gop``
     (``scene_cuts`` adds cut detection), the ``preset``'s motion search, RD mode decision where
-    ``mode_decision`` and the model records its λ, ``rate`` control when given (its own
-    ``intra_boost`` then applies), and I-frames ``intra_boost`` steps above ``quality`` otherwise."""
+    ``mode_decision`` and the model records its λ, ``rate`` control when given (its own hierarchy
+    then applies), and each frame at its place in ``hierarchy`` (default :class:`QualityHierarchy`:
+    the shipped I-frame boost and P-frame offsets) otherwise; all-intra streams have none."""
     header = bs.SequenceHeader(width=width, height=height, fps_num=fps[0], fps_den=fps[1],
                                tb_num=time_base[0], tb_den=time_base[1], pixel_format=pixel_format,
                                model_id=model.model_id, weight_hash=model.weight_hash, gop=gop, tile=tile)
@@ -190,4 +197,4 @@ def build_encoder(model: LoadedModel, *, width: int, height: int, quality: float
     return VideoEncoder(header, intra=IntraCoder(model.codec, tile=tile, device=device),
                         scheduler=GopScheduler(period=gop, scene_cuts=scene_cuts), quality=quality,
                         levels=model.codec.y_gains.levels, inter=inter, modes=modes, rate=rate,
-                        intra_boost=intra_boost if gop > 1 else 0.0)
+                        hierarchy=(QualityHierarchy() if hierarchy is None else hierarchy) if gop > 1 else None)

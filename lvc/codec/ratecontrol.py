@@ -9,8 +9,9 @@ on the benchmark clips (the slope varies from 0.2 to 0.46 with the content and t
 ``a`` is learned per frame type from the frames just coded. Before each frame the controller
 plans the rest of the GOP (from an I-frame: the I-frame and its P-frames) at a single quality, so
 that it spends the target plus what the stream has saved so far, or minus what it has overspent,
-spread over a GOP or more. The plan's quality is the P-frames'; the I-frame that starts a GOP is
-coded ``intra_boost`` steps above it (:data:`INTRA_BOOST`), as with a fixed quality.
+spread over a GOP or more. The plan's quality is the P-frames' base; each frame is placed around it
+by the GOP's quality hierarchy (:mod:`lvc.codec.hierarchy`: the I-frame's boost, the P-frames'
+offsets), as with a fixed quality, and the plan counts what those offsets cost.
 The quality moves at most ``max_step`` from one frame to the next, so a mispredicted frame does
 not swing the next one. Pure Python: the byte counts are what the frames actually wrote.
 """
@@ -21,17 +22,13 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from lvc.codec.hierarchy import QualityHierarchy
+
 SLOPE = 0.35  # d log(bits) / d quality, measured on the benchmark clips (bench/results/video_rd.json)
 P_OVER_I = 0.5  # a P-frame's bits over an I-frame's at the same quality, until one has been coded
 I_BPP_AT_Q1 = 0.1  # an I-frame's bits per pixel at quality 1 (Kodak: 0.08; the video clips: 0.05-0.2)
 P_SMOOTHING = 0.25  # weight of the newest P-frame in the learned P-frame cost
 REVISE_BELOW = 0.25  # the first frame is coded again where the plan moves its quality by more than this
-# Quality steps by which a GOP's I-frame is coded above its P-frames (x264's ipratio): every P-frame
-# predicts from it, so its bits pay back over the GOP. Measured (12 frames, GOP 12, q 2–8, against
-# one quality for all): +1 gives basketballpass −5.8 %, toys −6.6 %, tree −3.1 %, foreman −0.5 % and
-# aerial2 +0.45 % BD-rate; +2 gains more on the first two (−9.1, −10.2 %) but loses 2.9 % on aerial2,
-# whose P-frames predict least, and 1.6 % on foreman.
-INTRA_BOOST = 1.0
 
 
 @dataclass
@@ -51,11 +48,12 @@ class RateController:
     q_max: float = 8.0
     max_step: float = 0.5
     slope: float = SLOPE
-    intra_boost: float = 0.0  # an I-frame's quality over the P-frames' (see INTRA_BOOST)
+    hierarchy: QualityHierarchy = field(default_factory=QualityHierarchy.flat)  # each frame's offset
     _log_a: dict[str, float] = field(default_factory=dict, init=False)  # learned a[type]
     _spent: float = field(default=0.0, init=False)
     _coded: int = field(default=0, init=False)
     _since_intra: int = field(default=0, init=False)
+    _offset: float = field(default=0.0, init=False)  # the offset of the frame last chosen
 
     def __post_init__(self) -> None:
         if not self.target_bits > 0:
@@ -69,7 +67,10 @@ class RateController:
         return self._frame_quality(frame_type, self.quality)
 
     def _frame_quality(self, frame_type: str, quality: float) -> float:
-        return min(quality + self.intra_boost, self.q_max) if frame_type == "I" else quality
+        position = 0 if frame_type == "I" else self._since_intra
+        q = min(max(quality + self.hierarchy.offset(frame_type, position), self.q_min), self.q_max)
+        self._offset = q - quality
+        return q
 
     def revise_first(self, quality: float, nbytes: int) -> float | None:
         """After a trial of the first frame (an I-frame) at ``quality`` cost ``nbytes``: the quality to
@@ -92,9 +93,10 @@ class RateController:
         since = 0 if frame_type == "I" else self._since_intra
         remaining = self.gop if self.frames is None else max(self.frames - self._coded, 1)
         window = max(min(self.gop - since, remaining), 1)
-        n_i = 1 if frame_type == "I" else 0
-        # The window's bits at P-frame quality 0 (its I-frame, if any, is intra_boost steps above).
-        per_q0 = n_i * math.exp(a_i + self.slope * self.intra_boost) + (window - n_i) * math.exp(a_p)
+        # The window's bits at a base quality of 0, each frame at its place in the hierarchy.
+        # (Position k after the I-frame; the I-frame itself is k = 0.)
+        per_q0 = sum(math.exp((a_i if k == 0 else a_p) + self.slope * self.hierarchy.offset("I" if k == 0 else "P", k))
+                     for k in range(since, since + window))
         # ... and pays back what the stream has overspent (or spends what it saved) over a GOP or more.
         debt = self._spent - self.target_bits * self._coded
         budget = self.target_bits * window - debt * window / max(window, min(self.gop, remaining))
@@ -114,8 +116,8 @@ class RateController:
         self._spent += nbytes * 8.0
         self._coded += 1
         self._since_intra = 1 if frame_type == "I" else self._since_intra + 1
-        if frame_type == "P":  # the plan's quality is the P-frames'; an I-frame's is above it
-            self.quality = quality
+        if frame_type == "P":  # the plan's quality is the P-frames' base, without this frame's offset
+            self.quality = quality - self._offset
 
 
 _UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}

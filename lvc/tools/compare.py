@@ -104,9 +104,11 @@ def measure(decoded: Iterable[np.ndarray], source: str | Path, frames: int, *, l
 
 def lvc_point(source: str | Path, quality: float | None, *, gop: int, frames: int, model, device: str,  # noqa: ANN001
               workdir: Path, progress: bool, mode_decision: bool = True, preset: str = DEFAULT_PRESET,
-              bitrate: float | None = None) -> RdPoint:
+              bitrate: float | None = None, intra_boost: float | None = None,
+              p_offsets: tuple[float, ...] | None = None) -> RdPoint:
     """Encode ``source`` with lvc at ``quality`` (or rate-controlled to ``bitrate``, bits/s), decode the
-    file, measure. ``model`` is a LoadedModel."""
+    file, measure. ``model`` is a LoadedModel; ``intra_boost`` and ``p_offsets`` (None: the shipped
+    ones) place the frames in the GOP's quality hierarchy."""
     from lvc import api
 
     setting = f"q{quality:g}" if bitrate is None else f"{bitrate / 1000:g}k"
@@ -114,7 +116,7 @@ def lvc_point(source: str | Path, quality: float | None, *, gop: int, frames: in
     # No audio: the x264/x265 files carry none, and their rates must count the same things.
     summary = api.encode(source, out, quality=quality, gop=gop, frames=frames, model=model, device=device,
                          overwrite=True, progress=progress, mode_decision=mode_decision, preset=preset,
-                         bitrate=bitrate, audio=False)
+                         bitrate=bitrate, audio=False, intra_boost=intra_boost, p_offsets=p_offsets)
     decoded = (f.rgb for f in api.iter_decode(out, device=device, model=model))
     n, p, y, m = measure(decoded, source, summary.frames, label=f"lvc {setting}", progress=progress)
     return RdPoint("lvc", setting, n, out.stat().st_size, summary.width, summary.height, summary.fps, p, y, m,

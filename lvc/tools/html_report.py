@@ -47,8 +47,9 @@ def data_uri(rgb: np.ndarray, max_side: int = MAX_SIDE, quality: int = JPEG_QUAL
 
 
 def caption(record) -> str:  # noqa: ANN001 - an lvc.tools.inspect.FrameRecord
-    """One line about a frame: index, pts, type, bytes, bpp and, when measured, PSNR and MS-SSIM."""
-    text = f"frame {record.index}  pts {record.pts}  {record.type}  {record.bytes} bytes  {record.bpp:.4f} bpp"
+    """One line about a frame: index, pts, type, quality, bytes, bpp and, when measured, PSNR and MS-SSIM."""
+    text = (f"frame {record.index}  pts {record.pts}  {record.type}  q {record.quality:g}  {record.bytes} bytes  "
+            f"{record.bpp:.4f} bpp")
     if record.psnr is not None:
         text += f"  PSNR {record.psnr:.2f} dB  Y {record.psnr_y:.2f} dB  MS-SSIM {record.ms_ssim:.4f}"
     return text

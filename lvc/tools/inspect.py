@@ -45,6 +45,7 @@ class FrameRecord:
     pts: int
     time: float  # seconds
     type: str
+    quality: float  # as coded: the GOP's quality hierarchy and rate control move it from frame to frame
     bytes: int
     bpp: float
     gop: int
@@ -56,7 +57,8 @@ class FrameRecord:
     def flat(self, parts: Iterable[str]) -> dict[str, object]:
         """One flat row (for CSV and JSON): the parts become ``bytes_<part>`` columns (0 when absent)."""
         row: dict[str, object] = {"index": self.index, "pts": self.pts, "time": round(self.time, 6),
-                                  "type": self.type, "bytes": self.bytes, "bpp": self.bpp, "gop": self.gop}
+                                  "type": self.type, "quality": self.quality, "bytes": self.bytes, "bpp": self.bpp,
+                                  "gop": self.gop}
         row.update({f"bytes_{p}": self.parts.get(p, 0) for p in parts})
         row.update({"psnr": self.psnr, "psnr_y": self.psnr_y, "ms_ssim": self.ms_ssim})
         return row
@@ -262,7 +264,7 @@ def iter_inspect(path: str | Path, *, ref: str | Path | None = None, info: Strea
                 half = frame.duration * info.time_base / 2 if frame.duration else 1 / (2 * info.fps)
                 source = sources.at(t, float(half), frame.index)
             record = FrameRecord(index=frame.index, pts=frame.pts, time=t,
-                                 type=frame.frame_type, bytes=frame.nbytes,
+                                 type=frame.frame_type, quality=frame.quality, bytes=frame.nbytes,
                                  bpp=rates.bpp(frame.nbytes, info.height, info.width),
                                  gop=gops.next(frame.frame_type),
                                  parts=dict(frame.parts))
@@ -312,12 +314,12 @@ def format_table(report: Report) -> str:
     """The terminal view: one row per frame, then one per GOP, then the clip."""
     parts = report.parts
     metrics = report.ref is not None
-    head = f"{'frame':>6} {'pts':>8} {'type':>4} {'bytes':>8} {'bpp':>7}" + "".join(f" {p:>8}" for p in parts)
+    head = f"{'frame':>6} {'pts':>8} {'type':>4} {'q':>5} {'bytes':>8} {'bpp':>7}" + "".join(f" {p:>8}" for p in parts)
     if metrics:
         head += f" {'PSNR':>6} {'PSNR-Y':>6} {'MS-SSIM':>7}"
     lines = [head]
     for r in report.records:
-        line = f"{r.index:>6} {r.pts:>8} {r.type:>4} {r.bytes:>8} {r.bpp:>7.4f}"
+        line = f"{r.index:>6} {r.pts:>8} {r.type:>4} {r.quality:>5.3g} {r.bytes:>8} {r.bpp:>7.4f}"
         line += "".join(f" {r.parts.get(p, 0):>8}" for p in parts)
         if metrics:
             line += f" {_num(r.psnr, 2):>6} {_num(r.psnr_y, 2):>6} {_num(r.ms_ssim, 4):>7}"
