@@ -12,12 +12,13 @@ The default clips are the benchmark's worst for P-frames (aerial2, toys), basket
 
     python bench/gop_qualities.py [--clips ...] [--config flat=1/0 --config alt=1/-0.5,0 ...] [--quiet]
 
-Writes ``bench/results/gop_qualities.{json,md}``.
+Writes ``bench/results/gop_qualities.{json,md,png}``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 import time
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gop_qualities.json").write_text(json.dumps(doc, indent=1))
     (args.out / "gop_qualities.md").write_text(_markdown(doc, keys))
+    plot(doc, args.out / "gop_qualities.png")
     if not args.quiet:
         print(_markdown(doc, keys))
     return 0
@@ -132,6 +134,43 @@ def _markdown(doc: dict, keys: list[str]) -> str:
     for name in doc["summary"]:
         md.append(f"| {name} | " + " | ".join(_pct(r["bd_rate"][name][k]) for r in doc["clips"] for k in keys) + " |")
     return "\n".join(md) + "\n"
+
+
+def plot(doc: dict, path: Path) -> None:
+    """Left: each hierarchy's BD-rate against the reference, per clip; right: the RD curves of the clip
+    on which the hierarchies disagree most."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(doc["configs"])
+    reference = "vs " + names[0]
+    clips = [r["clip"] for r in doc["clips"]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    width = 0.8 / max(len(names) - 1, 1)
+    for i, name in enumerate(names[1:]):
+        values = [np.nan if r["bd_rate"][name][reference] is None else r["bd_rate"][name][reference]
+                  for r in doc["clips"]]
+        left.bar(np.arange(len(clips)) + i * width, values, width, label=name)
+    left.axhline(0, color="k", lw=0.8)
+    left.set_xticks(np.arange(len(clips)) + width * (len(names) - 2) / 2)
+    left.set_xticklabels([re.sub(r"_\d+x\d+.*$", "", Path(c).stem) for c in clips], fontsize=8)
+    left.set_ylabel(f"BD-rate {reference} (%), lower is better")
+    left.grid(axis="y", alpha=0.3)
+    left.legend(fontsize=8)
+    spread = max(doc["clips"], key=lambda r: np.ptp([r["bd_rate"][n][reference] or 0.0 for n in names]))
+    for name, pts in spread["series"].items():
+        right.plot([p["bpp"] for p in pts], [p["psnr"] for p in pts], "o-", ms=3, label=name)
+    right.set_title(spread["clip"], fontsize=9)
+    right.set_xlabel("bpp (file sizes)")
+    right.set_ylabel("RGB PSNR (dB)")
+    right.grid(alpha=0.3)
+    right.legend(fontsize=8)
+    fig.suptitle(f"The GOP's quality hierarchy (GOP {doc['gop']}, {doc['frames']} frames, I-frame boost and "
+                 "P-frame offsets)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 if __name__ == "__main__":

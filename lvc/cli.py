@@ -12,8 +12,8 @@ import errno
 import os
 import sys
 from collections.abc import Callable
-from typing import TypeVar
 from pathlib import Path
+from typing import TypeVar
 
 from lvc import __version__
 from lvc.codec.hierarchy import P_OFFSETS, parse_offsets
