@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.video_rd import series_bd  # noqa: E402
+from lvc.codec.hierarchy import P_OFFSETS  # noqa: E402
 from lvc.tools.compare import RdPoint, lvc_point, x26x_point  # noqa: E402
 
 DATA = ROOT.parent / "shared/data"
@@ -99,11 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             model = load_image_model(str(path))
             arithmetic = "exact" if model.exact else "float"  # a calibrated file decodes exactly (issue 11)
             point_key = str(steps) if arithmetic == "float" else f"{steps} exact"
+            # Points up to 5,287 steps were coded with one quality for every P-frame; the encoder's
+            # P-frame offsets (lvc.codec.hierarchy) are part of the point, so the two never mix.
+            point_key += f" p{_offsets(list(P_OFFSETS))}" if P_OFFSETS else ""
             if point_key in doc["points"]:
                 continue
             label = source.relative_to(ROOT / "runs").as_posix() if isinstance(source, Path) else source
             pt = {"steps": steps, "source": label, "weight_hash": model.weight_hash.hex(), "arithmetic": arithmetic,
-                  "clips": {}}
+                  "p_offsets": list(P_OFFSETS), "clips": {}}
             for clip in clips:
                 key = clip.relative_to(args.data).as_posix()
                 if key not in doc["anchors"]:  # the anchors do not change between points: once per clip
@@ -140,7 +144,17 @@ def _points(series: dict) -> list[RdPoint]:
 
 
 def _sorted_points(doc: dict) -> list[dict]:
-    return sorted(doc["points"].values(), key=lambda p: (p["steps"], p.get("arithmetic", "float")))
+    return sorted(doc["points"].values(), key=lambda p: (p["steps"], _kind(p)))
+
+
+def _offsets(values: list[float]) -> str:
+    return ",".join(f"{v:g}" for v in values) or "none"
+
+
+def _kind(p: dict) -> str:
+    """The arithmetic and the encoder's P-frame offsets a point was coded with."""
+    offsets = p.get("p_offsets", [])
+    return p.get("arithmetic", "float") + (f", P offsets {_offsets(offsets)}" if offsets else "")
 
 
 def _fmt(v: float | None) -> str:
@@ -153,12 +167,15 @@ def write_md(doc: dict, path: Path) -> None:
     lines = [f"# Inter training curve ({doc['frames']} frames per clip, GOP 12, qualities "
              f"{' '.join(f'{q:g}' for q in doc['qualities'])}; `{HELD_OUT}` is held out of training)", "",
              "Arithmetic: `float` is the trained model as exported; `exact` is the calibrated file that ships, "
-             "decoded in exact arithmetic (lvc.models.exact), which is what users get.", "",
-             "| steps | arithmetic | model | " + " | ".join(f"{Path(c).stem} vs x264 | vs all-intra" for c in clips)
-             + " |", "|---|---|---|" + "---|---|" * len(clips)]
+             "decoded in exact arithmetic (lvc.models.exact), which is what users get. P-frame offsets: the "
+             "encoder's quality hierarchy (lvc.codec.hierarchy); `none` codes every P-frame at one quality.", "",
+             "| steps | arithmetic | P-frame offsets | model | "
+             + " | ".join(f"{Path(c).stem} vs x264 | vs all-intra" for c in clips)
+             + " |", "|---|---|---|---|" + "---|---|" * len(clips)]
     for p in pts:
         cells = [f"{_fmt(p['clips'][c]['bd_vs_x264'])} | {_fmt(p['clips'][c]['bd_vs_intra'])}" for c in clips]
-        lines.append(f"| {p['steps']} | {p.get('arithmetic', 'float')} | `{p['source']}` ({p['weight_hash'][:8]}) | "
+        lines.append(f"| {p['steps']} | {p.get('arithmetic', 'float')} | {_offsets(p.get('p_offsets', []))} | "
+                     f"`{p['source']}` ({p['weight_hash'][:8]}) | "
                      + " | ".join(cells) + " |")
     path.write_text("\n".join(lines) + "\n")
 
@@ -173,12 +190,10 @@ def plot(doc: dict, path: Path) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     for i, clip in enumerate(every[0]["clips"]):
         colour = f"C{i}"
-        for arithmetic, style in (("float", "o-"), ("exact", "x--")):
-            pts = [p for p in every if p.get("arithmetic", "float") == arithmetic]
-            if not pts:
-                continue
+        for kind, style in zip(dict.fromkeys(_kind(p) for p in every), ("o-", "x--", "s:", "^-.")):
+            pts = [p for p in every if _kind(p) == kind]
             steps = [p["steps"] for p in pts]
-            label = Path(clip).stem + (" (held out)" if clip == HELD_OUT else "") + f", {arithmetic}"
+            label = Path(clip).stem + (" (held out)" if clip == HELD_OUT else "") + f", {kind}"
             for ax, key in ((ax1, "bd_vs_x264"), (ax2, "bd_vs_intra")):
                 ax.plot(steps, [np.nan if p["clips"][clip][key] is None else p["clips"][clip][key] for p in pts],
                         style, color=colour, label=label)
