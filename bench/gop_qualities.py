@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
 
 from bench.video_rd import clips_and_model, series_bd, video_bench_parser  # noqa: E402
 from lvc.codec.hierarchy import QualityHierarchy, parse_offsets  # noqa: E402
+from lvc.rates import mean_finite  # noqa: E402
 from lvc.io.x26x import anchor_available  # noqa: E402
 from lvc.tools.compare import RdPoint, lvc_point, x26x_point  # noqa: E402
 
@@ -67,11 +68,6 @@ def run_clip(clip: Path, args, configs: dict[str, QualityHierarchy], model, work
     return {"clip": clip.name, "series": {k: [p.as_dict() for p in v] for k, v in series.items()}, "bd_rate": rows}
 
 
-def _mean(values: list[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return float(np.mean(known)) if known else None
-
-
 def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{v:+.1f}%"
 
@@ -101,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{k} " + " ".join(f"{o} {_pct(v)}" for o, v in row.items()) for k, row in
                     results[-1]["bd_rate"].items()), flush=True)
     keys = list(results[0]["bd_rate"][next(iter(configs))])
-    summary = {name: {key: {"mean": _mean([r["bd_rate"][name][key] for r in results]),
+    summary = {name: {key: {"mean": mean_finite([r["bd_rate"][name][key] for r in results]),
                             "worst": max((r["bd_rate"][name][key] for r in results if r["bd_rate"][name][key]
                                           is not None), default=None)} for key in keys} for name in configs}
     doc = {"date": time.strftime("%Y-%m-%d"), "model_id": model.model_id, "weight_hash": model.weight_hash.hex(),

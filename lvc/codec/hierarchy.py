@@ -8,6 +8,7 @@ the same hierarchy as one at a fixed quality.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # Quality steps by which a GOP's I-frame is coded above its P-frames (x264's ipratio): every P-frame
@@ -58,8 +59,8 @@ def parse_offsets(text: str) -> tuple[float, ...]:
     """``"-0.5,0"`` -> (-0.5, 0.0); ``"0"`` or ``""`` -> () (one quality for every P-frame)."""
     try:
         values = tuple(float(v) for v in text.split(",")) if text.strip() else ()
+        if any(math.isnan(v) for v in values):
+            raise ValueError
     except ValueError:
         raise ValueError(f"expected quality offsets separated by commas, such as -0.5,0; got {text!r}") from None
-    if any(v != v for v in values):
-        raise ValueError(f"expected quality offsets separated by commas, such as -0.5,0; got {text!r}")
     return () if all(v == 0 for v in values) else values

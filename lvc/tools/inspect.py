@@ -319,7 +319,7 @@ def format_table(report: Report) -> str:
         head += f" {'PSNR':>6} {'PSNR-Y':>6} {'MS-SSIM':>7}"
     lines = [head]
     for r in report.records:
-        line = f"{r.index:>6} {r.pts:>8} {r.type:>4} {r.quality:>5.3g} {r.bytes:>8} {r.bpp:>7.4f}"
+        line = f"{r.index:>6} {r.pts:>8} {r.type:>4} {r.quality:>5g} {r.bytes:>8} {r.bpp:>7.4f}"
         line += "".join(f" {r.parts.get(p, 0):>8}" for p in parts)
         if metrics:
             line += f" {_num(r.psnr, 2):>6} {_num(r.psnr_y, 2):>6} {_num(r.ms_ssim, 4):>7}"
