@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--point", action="append", default=[], help="STEPS=MODEL: an installed model or .pt file")
     p.add_argument("--run", action="append", default=[], help="NAME[:OFFSET]: the checkpoints of runs/NAME")
+    p.add_argument("--tag", default="", help="a variant of the same training steps, kept as its own series "
+                   "(e.g. 'spatial intra': the same P-frame codec paired with other intra weights)")
     p.add_argument("--every", type=int, default=200, help="use run checkpoints whose step is a multiple of this")
     p.add_argument("--clips", nargs="+", default=list(CLIPS), help="paths under --data")
     p.add_argument("--data", type=Path, default=DATA)
@@ -103,11 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             # Points up to 5,287 steps were coded with one quality for every P-frame; the encoder's
             # P-frame offsets (lvc.codec.hierarchy) are part of the point, so the two never mix.
             point_key += f" p{_offsets(list(P_OFFSETS))}" if P_OFFSETS else ""
+            point_key += f" {args.tag}" if args.tag else ""
             if point_key in doc["points"]:
                 continue
             label = source.relative_to(ROOT / "runs").as_posix() if isinstance(source, Path) else source
             pt = {"steps": steps, "source": label, "weight_hash": model.weight_hash.hex(), "arithmetic": arithmetic,
-                  "p_offsets": list(P_OFFSETS), "clips": {}}
+                  "p_offsets": list(P_OFFSETS), "clips": {}, **({"tag": args.tag} if args.tag else {})}
             for clip in clips:
                 key = clip.relative_to(args.data).as_posix()
                 if key not in doc["anchors"]:  # the anchors do not change between points: once per clip
@@ -154,7 +157,8 @@ def _offsets(values: list[float]) -> str:
 def _kind(p: dict) -> str:
     """The arithmetic and the encoder's P-frame offsets a point was coded with."""
     offsets = p.get("p_offsets", [])
-    return p.get("arithmetic", "float") + (f", P offsets {_offsets(offsets)}" if offsets else "")
+    return (p.get("arithmetic", "float") + (f", P offsets {_offsets(offsets)}" if offsets else "")
+            + (f", {p['tag']}" if p.get("tag") else ""))
 
 
 def _fmt(v: float | None) -> str:
@@ -174,7 +178,8 @@ def write_md(doc: dict, path: Path) -> None:
              + " |", "|---|---|---|---|" + "---|---|" * len(clips)]
     for p in pts:
         cells = [f"{_fmt(p['clips'][c]['bd_vs_x264'])} | {_fmt(p['clips'][c]['bd_vs_intra'])}" for c in clips]
-        lines.append(f"| {p['steps']} | {p.get('arithmetic', 'float')} | {_offsets(p.get('p_offsets', []))} | "
+        lines.append(f"| {p['steps']}{' (' + p['tag'] + ')' if p.get('tag') else ''} | {p.get('arithmetic', 'float')} | "
+                     f"{_offsets(p.get('p_offsets', []))} | "
                      f"`{p['source']}` ({p['weight_hash'][:8]}) | "
                      + " | ".join(cells) + " |")
     path.write_text("\n".join(lines) + "\n")

@@ -52,7 +52,8 @@ PUBLISHED: dict[str, dict[str, list[float]]] = {
 BD_PAIRS: tuple[tuple[str, str], ...] = (
     ("jpeg", "lvc"), ("j2k", "lvc"), ("hevc", "lvc"), ("jpeg", "j2k"), ("jpeg", "hevc"))
 
-Runner = Callable[[np.ndarray, float], anchors.AnchorResult]
+# An anchor gives an AnchorResult; lvc also a dict of extra per-image numbers (its z bytes).
+Runner = Callable[[np.ndarray, float], "anchors.AnchorResult | tuple[int, np.ndarray, float, float, dict[str, float]]"]
 CODEC_KEYS = ("lvc", "jpeg", "j2k", "hevc")
 
 
@@ -81,9 +82,9 @@ def lvc_codec(qualities: Sequence[float], model_id: str | None) -> Codec:
         t0 = time.perf_counter()
         data = lvc_image.encode_image(rgb, float(quality), model=model)
         t1 = time.perf_counter()
-        decoded = np.asarray(lvc_image.decode_image(data, model=model))
+        decoded, parts = lvc_image.decode_image_parts(data, model=model)
         t2 = time.perf_counter()
-        return len(data), decoded, t1 - t0, t2 - t1
+        return len(data), np.asarray(decoded), t1 - t0, t2 - t1, {"hyper_bytes": parts["hyper"]}
 
     weight_hash = getattr(model, "weight_hash", None)
     info = {
@@ -126,8 +127,8 @@ def setup_codecs(args: argparse.Namespace) -> tuple[list[Codec], dict[str, str]]
 
 
 def measure(codec: Codec, rgb: np.ndarray, param: float) -> dict[str, float]:
-    """Code one image at one setting and measure it."""
-    num_bytes, decoded, enc_s, dec_s = codec.run(rgb, param)
+    """Code one image at one setting and measure it (lvc also says how many of its bytes are z's)."""
+    num_bytes, decoded, enc_s, dec_s, *extra = codec.run(rgb, param)
     if decoded.shape != rgb.shape or decoded.dtype != np.uint8:
         raise RuntimeError(
             f"{codec.key} at {codec.param_name}={param} decoded {decoded.shape} {decoded.dtype}, "
@@ -135,7 +136,7 @@ def measure(codec: Codec, rgb: np.ndarray, param: float) -> dict[str, float]:
     h, w = rgb.shape[:2]
     return {
         "bytes": num_bytes, "bpp": bpp(num_bytes, h, w), "psnr": psnr(rgb, decoded), "psnr_y": psnr_y(rgb, decoded),
-        "ms_ssim": ms_ssim(rgb, decoded), "enc_s": enc_s, "dec_s": dec_s,
+        "ms_ssim": ms_ssim(rgb, decoded), "enc_s": enc_s, "dec_s": dec_s, **(extra[0] if extra else {}),
     }
 
 
@@ -144,6 +145,8 @@ def summarise(per_image: list[dict[str, Any]]) -> dict[str, float]:
     keys = ("bytes", "bpp", "psnr", "psnr_y", "ms_ssim", "enc_s", "dec_s")
     out = {k: statistics.fmean(r[k] for r in per_image) for k in keys}
     out["ms_ssim_db"] = ms_ssim_db(out["ms_ssim"])
+    if "hyper_bytes" in per_image[0]:  # z's share of all the bytes at this setting
+        out["z_share"] = sum(r["hyper_bytes"] for r in per_image) / sum(r["bytes"] for r in per_image)
     return out
 
 
@@ -204,11 +207,12 @@ def _fmt(x: float | None, spec: str) -> str:
 
 def rd_rows(res: dict[str, Any]) -> list[list[str]]:
     return [[_fmt(p["param"], "g"), _fmt(p["bpp"], ".4f"), _fmt(p["psnr"], ".3f"), _fmt(p["ms_ssim"], ".5f"),
-             _fmt(p["ms_ssim_db"], ".3f"), _fmt(1e3 * p["enc_s"], ".1f"), _fmt(1e3 * p["dec_s"], ".1f")]
+             _fmt(p["ms_ssim_db"], ".3f"), _fmt(1e3 * p["enc_s"], ".1f"), _fmt(1e3 * p["dec_s"], ".1f"),
+             _fmt(100 * p["z_share"], ".1f") if "z_share" in p else "-"]
             for p in res["points"]]
 
 
-RD_HEADER = ["setting", "bpp", "PSNR dB", "MS-SSIM", "MS-SSIM dB", "enc ms", "dec ms"]
+RD_HEADER = ["setting", "bpp", "PSNR dB", "MS-SSIM", "MS-SSIM dB", "enc ms", "dec ms", "z %"]
 BD_HEADER = ["test vs anchor", "BD-rate PSNR %", "BD-rate MS-SSIM %", "BD-PSNR dB"]
 
 

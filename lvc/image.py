@@ -35,8 +35,15 @@ def encode_image(rgb: np.ndarray, quality: float, model: LoadedModel | None = No
 
 def decode_image(data: bytes, model: LoadedModel | None = None, device: torch.device | str = "cpu") -> np.ndarray:
     """The image (H, W, 3) uint8 of a one-frame stream (``model``: an already loaded model to reuse)."""
-    dec = VideoDecoder(device=device, load_model=lambda mid, whash: find_by_hash(mid, whash, model))
+    return decode_image_parts(data, model, device)[0]
+
+
+def decode_image_parts(data: bytes, model: LoadedModel | None = None,
+                       device: torch.device | str = "cpu") -> tuple[np.ndarray, dict[str, int]]:
+    """:func:`decode_image`, and the frame's bytes by what they code (``header``, ``hyper``: z, ``latent``: y)."""
+    dec = VideoDecoder(device=device, load_model=lambda mid, whash: find_by_hash(mid, whash, model),
+                       intermediates=True)
     frames = list(dec.decode_units(bs.iter_sized_units(data)))
     if len(frames) != 1:
         raise CorruptStreamError(f"expected one image, the stream holds {len(frames)} frames")
-    return frames[0].rgb
+    return frames[0].rgb, dict(frames[0].parts)

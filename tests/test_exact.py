@@ -4,6 +4,7 @@ bit for bit under every CPU kernel set and thread count."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 import os
@@ -92,9 +93,12 @@ def test_warp_exact_is_grid_sample_with_border_padding() -> None:
     assert torch.equal(warp_exact(ref, torch.zeros_like(flow)), ref)
 
 
-def test_exactified_codec_round_trips_and_stays_close_to_float() -> None:
+@pytest.mark.parametrize("spatial", [0, 8])
+def test_exactified_codec_round_trips_and_stays_close_to_float(spatial: int) -> None:
     torch.manual_seed(0)
-    codec = build_image_codec(TINY_SPEC)
+    codec = build_image_codec(dataclasses.replace(TINY_SPEC, spatial_hidden=spatial))
+    for p in [] if codec.spatial is None else codec.spatial.parameters():  # trained-looking, not zero
+        nn.init.normal_(p, std=0.05)
     images = [to_tensor(natural_image(64, 64, s), "cpu") for s in range(3)]
     codec.calibrate(torch.cat(images))
     codec.update()

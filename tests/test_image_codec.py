@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -81,3 +83,67 @@ def test_tables_survive_state_dict(tiny_model) -> None:  # noqa: ANN001
     codec = build_image_codec(TINY_SPEC)
     codec.load_state_dict(tiny_model.codec.state_dict())
     assert torch.equal(codec.conditional._counts, tiny_model.codec.conditional._counts)
+
+
+def _with_spatial(hidden: int = 8) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The tiny codec, and the same codec with a (zero-initialised) checkerboard context."""
+    torch.manual_seed(0)
+    plain = build_image_codec(TINY_SPEC).eval()
+    spatial = build_image_codec(dataclasses.replace(TINY_SPEC, spatial_hidden=hidden)).eval()
+    missing, unexpected = spatial.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all(k.startswith("spatial.") for k in missing) and not unexpected
+    plain.update()
+    spatial.update()
+    return plain, spatial
+
+
+def test_a_new_spatial_context_codes_the_same_symbols_in_two_halves() -> None:
+    """Zero-initialised heads: the same reconstruction and the same symbols as without the context
+    (each group's bytes split into its anchors and the rest), so training starts from the shipped codec."""
+    plain, spatial = _with_spatial()
+    x = torch.from_numpy(natural_image(70, 50)).permute(2, 0, 1)[None].float() / 255
+    a, b = plain.compress(x, 3.0), spatial.compress(x, 3.0)
+    assert spatial.stream_count == len(b.streams) == 1 + 2 * len(TINY_SPEC.groups) and len(a.streams) == 3
+    assert torch.equal(a.x_hat, b.x_hat) and a.streams[0] == b.streams[0]
+    assert abs(sum(map(len, b.streams)) - sum(map(len, a.streams))) <= 4 * len(TINY_SPEC.groups)
+    assert torch.equal(plain.likelihoods(x, 3.0)["y"], spatial.likelihoods(x, 3.0)["y"])  # rounded, not noisy
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (17, 9), (64, 64), (31, 130)])
+def test_spatial_context_round_trips(size) -> None:  # noqa: ANN001
+    _, codec = _with_spatial()
+    for p in codec.spatial.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    x = torch.from_numpy(natural_image(*size)).permute(2, 0, 1)[None].float() / 255
+    for q in (1.0, 6.5):
+        c = codec.compress(x, q)
+        assert torch.equal(codec.decompress(c.streams, size, q), c.x_hat)
+    with pytest.raises(ValueError, match="expected 5 streams"):
+        codec.decompress(c.streams[:3], size, q)
+
+
+def test_the_non_anchors_see_their_decoded_neighbours() -> None:
+    """The second half's parameters depend on the anchors' values, and on nothing of its own half."""
+    _, codec = _with_spatial()
+    for p in codec.spatial.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    codec.train()
+    anchor = codec.spatial.anchors(8, 12)
+    assert anchor.shape == (1, 1, 8, 12) and anchor[0, 0, 0, 0] and not anchor[0, 0, 0, 1]
+    assert int(anchor.sum()) == 48
+    y = torch.randn(1, 192, 8, 12, requires_grad=True)
+    mean = torch.zeros(1, 192, 8, 12)
+    d_mean, _ = codec.spatial(1, y[:, 9:] * anchor, mean[:, 9:], mean[:, 9:])
+    (d_mean * ~anchor).sum().backward()
+    grad = y.grad[0, 9:].abs().sum(0)
+    assert (grad[anchor[0, 0]] > 0).any() and (grad[~anchor[0, 0]] == 0).all()
+
+
+def test_decoded_image_parts_split_its_bytes(tiny_model) -> None:  # noqa: ANN001
+    from lvc.image import decode_image_parts
+
+    data, recon = encode_image_with_recon(natural_image(40, 56), 2.0, tiny_model)
+    rgb, parts = decode_image_parts(data, tiny_model)
+    np.testing.assert_array_equal(rgb, recon)
+    assert set(parts) == {"header", "hyper", "latent"} and parts["hyper"] > 0 and parts["latent"] > 0
+    assert sum(parts.values()) < len(data)  # the file header and end marker are no frame's

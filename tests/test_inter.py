@@ -16,12 +16,13 @@ from lvc.models.warp import warp
 from tests.conftest import TINY_SPEC
 
 
-def _tiny_inter(temporal_motion: bool = False, condition_hidden: int = 0) -> InterCodec:
+def _tiny_inter(temporal_motion: bool = False, condition_hidden: int = 0, spatial_hidden: int = 0) -> InterCodec:
     torch.manual_seed(0)
     motion = build_motion_codec(MotionCodecSpec(hidden=8, latent=8, hyper_hidden=8, hyper_channels=4,
-                                                context_hidden=8, groups=[2, 6]))
+                                                context_hidden=8, groups=[2, 6], spatial_hidden=spatial_hidden))
+    residual_spec = dataclasses.replace(TINY_SPEC, spatial_hidden=spatial_hidden)
     codec = InterCodec(motion=motion, compensation=MotionCompensation(hidden=8, blocks=2),
-                       residual=build_image_codec(TINY_SPEC, condition_hidden=condition_hidden),
+                       residual=build_image_codec(residual_spec, condition_hidden=condition_hidden),
                        temporal_motion=temporal_motion)
     codec.eval()
     codec.motion.update()
@@ -35,8 +36,14 @@ def test_compensation_starts_as_warp() -> None:
     assert torch.allclose(mc(ref, flow), warp(ref, flow))
 
 
-def test_p_frame_round_trip_is_exact() -> None:
-    codec = _tiny_inter()
+@pytest.mark.parametrize("spatial", [0, 4])
+def test_p_frame_round_trip_is_exact(spatial: int) -> None:
+    codec = _tiny_inter(temporal_motion=bool(spatial), condition_hidden=8 * bool(spatial), spatial_hidden=spatial)
+    if spatial:  # the checkerboard contexts of the motion and residual codecs, trained-looking
+        for part in (codec.motion.spatial, codec.residual.spatial):
+            for w in part.parameters():
+                torch.nn.init.normal_(w, std=0.1)
+        assert codec.motion_streams == 1 + 1 + 2 * 2 and codec.residual_streams == 1 + 2 * 2
     ref, x = torch.rand(1, 3, 40, 72), torch.rand(1, 3, 40, 72)
     flow = torch.randn(1, 2, 40, 72) * 3
     for q in (1.0, 5.5):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -44,6 +45,43 @@ def test_fast_dev_run_and_export(tmp_path: Path, monkeypatch) -> None:  # noqa: 
     data, recon = encode_image_with_recon(rgb, 2.0, model)
     np.testing.assert_array_equal(decode_image(data, model), recon)
 
+
+
+def test_entropy_stage_fits_a_new_spatial_context_to_fixed_transforms(tiny_weights_dir: Path, tmp_path: Path) -> None:
+    """``stage="entropy"``: only the entropy model trains (the spatial context from zero), on the rate
+    alone, and the result exports to weights that code and decode."""
+    from tests.conftest import TINY_ID, TINY_SPEC
+    from train.export import export_codec
+    from train.intra import IntraModule
+
+    torch.manual_seed(0)
+    module = IntraModule(spec=dataclasses.replace(TINY_SPEC, spatial_hidden=8), stage="entropy", lr=3e-3,
+                         init_weights=str(tiny_weights_dir / f"{TINY_ID}.pt"), warmup_steps=1, decay_steps=40)
+    frozen = {k: v.clone() for k, v in module.codec.state_dict().items() if k.startswith(("g_a.", "g_s.", "y_gains."))}
+    assert frozen and not any(p.requires_grad for k, p in module.codec.named_parameters() if k in frozen)
+    opt = module.configure_optimizers()["optimizer"]
+    x = torch.from_numpy(np.stack([natural_image(64, 64, s) for s in range(2)])).permute(0, 3, 1, 2).float() / 255
+    module.log_dict = lambda *a, **k: None  # no trainer here
+    losses = []
+    for _ in range(30):
+        opt.zero_grad()
+        loss = module.training_step(x, 0)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])  # the rate alone, and it falls
+    state = module.codec.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in frozen.items())
+    assert module.codec.spatial.heads[1][-1].weight.abs().sum() > 0
+    with pytest.raises(ValueError, match="give init_weights"):
+        IntraModule(spec=TINY_SPEC, stage="entropy")
+    path = export_codec(module.codec, module.spec, "spatial-smoke", tmp_path)
+    with pytest.raises(ValueError, match="spatial_hidden"):  # a spec without the context would drop it in silence
+        IntraModule(spec=TINY_SPEC, init_weights=str(path))
+    model = load_image_model(str(path))
+    rgb = natural_image(33, 47)
+    data, recon = encode_image_with_recon(rgb, 2.0, model)
+    np.testing.assert_array_equal(decode_image(data, model), recon)
 
 def test_flow_stage_smoke(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     from lightning.pytorch.cli import LightningCLI
@@ -135,8 +173,10 @@ def test_inter_stage_smoke_and_video_export(tmp_path: Path, monkeypatch, tiny_en
 
     from lvc import api
     from lvc.io.container import stream_info
+    from lvc.models.builders import build_image_codec
+    from tests.conftest import TINY_SPEC
     from tests.media import moving_frames, write_y4m
-    from train.export import export_checkpoint, slim_checkpoint
+    from train.export import export_checkpoint, export_codec, slim_checkpoint
 
     clips = tmp_path / "clips"
     clips.mkdir()
@@ -164,6 +204,13 @@ def test_inter_stage_smoke_and_video_export(tmp_path: Path, monkeypatch, tiny_en
     api.encode(clips / "a.y4m", lvc, model=str(path), gop=3, mode_decision=False)  # P even where I is cheaper
     assert stream_info(lvc).frame_types == "IPPIPP"
     assert load_image_model(str(path)).lambdas == tuple(DEFAULT_LAMBDAS)  # the encoder's I/P choice needs them
+    assert len(list(api.iter_decode(lvc))) == 6
+    # Paired with intra weights of another spec (a spatial context the training's intra codec lacked).
+    spatial_spec = dataclasses.replace(TINY_SPEC, spatial_hidden=8)
+    intra = export_codec(build_image_codec(spatial_spec), spatial_spec, "tiny-spatial", tmp_path / "intra")
+    paired = export_checkpoint(ckpt, "tiny-video-paired", tiny_env, intra=str(intra))
+    assert load_image_model(str(paired)).codec.spatial is not None
+    api.encode(clips / "a.y4m", lvc, model=str(paired), gop=3, mode_decision=False, overwrite=True)
     assert len(list(api.iter_decode(lvc))) == 6
 
 

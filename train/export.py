@@ -115,8 +115,9 @@ def export_checkpoint(ckpt: str | Path, model_id: str, out_dir: Path = WEIGHTS_D
     """Export a checkpoint of :class:`train.intra.IntraModule` (an image model) or of
     :class:`train.inter.InterModule` (a video model: its intra codec plus the P-frame codec).
 
-    ``intra`` (weights name or path) pairs the P-frame codec with other intra weights of the same
-    spec than the ones it trained with, e.g. an intra model that trained on since. ``flow`` is the
+    ``intra`` (weights name or path) pairs the P-frame codec with other intra weights than the ones
+    it trained with, e.g. an intra model that trained on since, of its own spec (such as one with a
+    spatial context that the training's intra codec lacked). ``flow`` is the
     RAFT checkpoint of a slimmed inter checkpoint. ``note`` (what trained it) goes into the meta.
     """
     blob = _load(ckpt)
@@ -128,13 +129,15 @@ def export_checkpoint(ckpt: str | Path, model_id: str, out_dir: Path = WEIGHTS_D
     # The λ ladder it trained with: the encoder's rate–distortion choice of I over P uses it.
     meta = {"source": str(ckpt), "steps": int(blob.get("global_step", 0)),
             "lambdas": [float(v) for v in module.hparams.lambdas], **extra}
+    intra_codec, intra_spec = module.intra, module.intra_spec
     if intra is not None:
         state, intra_meta = load_state(intra, with_meta=True)
-        module.intra.load_state_dict(state)
+        intra_spec = ImageCodecSpec(**intra_meta["spec"])
+        intra_codec = build_image_codec(intra_spec)
+        intra_codec.load_state_dict(state)
         trained = {k: v for k, v in intra_meta.items() if k in ("steps", "cpu_hours", "gpu_hours")}
         meta["intra"] = {"source": str(intra), **trained}
-    return export_codec(module.intra, module.intra_spec, model_id, out_dir, meta,
-                        inter=module.inter, inter_spec=module.spec)
+    return export_codec(intra_codec, intra_spec, model_id, out_dir, meta, inter=module.inter, inter_spec=module.spec)
 
 
 def main(argv: list[str] | None = None) -> int:

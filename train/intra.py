@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Literal
 
 import lightning as L
 import torch
@@ -19,6 +20,10 @@ from train.schedule import warmup_cosine
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
 # Layers initialised to a classical transform (colour and DCT bases).
 CLASSICAL_LAYERS = ("g_a.colour", "g_a.dct", "g_s.idct", "g_s.colour")
+# What the "entropy" stage keeps fixed: the transforms and the quantisation steps, so the decoded
+# pixels (up to the means' rounding offsets) stay those of the shipped codec, and only the rate moves.
+TRANSFORM_PARTS = ("g_a.", "g_s.", "y_gains.")
+Stage = Literal["all", "entropy"]
 
 
 def param_group(name: str) -> str:
@@ -39,6 +44,11 @@ class IntraModule(L.LightningModule):
 
     Each sample of a batch draws its own quality q ~ U[1, levels]; its λ is interpolated
     log-linearly between the anchors, exactly as the gains are.
+
+    ``stage="entropy"`` fits only the entropy model (hyperprior, contexts, priors) to the fixed
+    transforms of ``init_weights``, on the rate alone: with the transforms and gains frozen the
+    distortion has no gradient for any trained part (see ``ImageCodec.likelihoods``), and skipping
+    the synthesis makes a step several times cheaper. New context parts start at zero.
     """
 
     def __init__(self, *, spec: ImageCodecSpec | None = None, lambdas: tuple[float, ...] = DEFAULT_LAMBDAS,
@@ -46,7 +56,7 @@ class IntraModule(L.LightningModule):
                  transform_lr_scale: float = 0.2, classical_lr_scale: float = 0.02, prior_lr_scale: float = 5.0,
                  gain_lr_scale: float = 5.0,
                  calibrate: bool = True, init_weights: str | None = None,
-                 time_budget_s: float | None = None) -> None:
+                 time_budget_s: float | None = None, stage: Stage = "all") -> None:
         super().__init__()
         self.save_hyperparameters()
         self.spec = spec or ImageCodecSpec()
@@ -56,8 +66,18 @@ class IntraModule(L.LightningModule):
         self.step_offset = 0  # steps and CPU time already in ``init_weights``, for the training curve
         if init_weights:
             state, meta = load_state(init_weights, with_meta=True)
-            self.codec.load_state_dict(state, strict=False)
+            # New parts (zero-initialised) may be missing from the file; a part of the file that this spec
+            # lacks (such as its spatial context) would be dropped in silence, and the run would train less.
+            _, dropped = self.codec.load_state_dict(state, strict=False)
+            if dropped:
+                raise ValueError(f"{init_weights} has parts that this spec does not build ({dropped[0]}, ...): "
+                                 "give the spec it was trained with (e.g. spatial_hidden)")
             self.step_offset = int(meta.get("steps", 0))
+        if stage == "entropy":
+            if not init_weights:
+                raise ValueError("the entropy stage fits an entropy model to trained transforms: give init_weights")
+            for name, p in self.codec.named_parameters():
+                p.requires_grad_(not name.startswith(TRANSFORM_PARTS))
         self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
         self._t0 = time.monotonic()
         # Training time already in the weights, by machine kind, for the training curve and the notes.
@@ -70,16 +90,19 @@ class IntraModule(L.LightningModule):
 
     def training_step(self, x: Tensor, batch_idx: int) -> Tensor:
         q = torch.empty(x.shape[0], device=x.device).uniform_(1, self.spec.levels)
-        out = self.codec(x, q)
         num_pixels = x.shape[-1] * x.shape[-2]
-        bpp = rate_bpp(out.likelihoods["y"], num_pixels) + rate_bpp(out.likelihoods["z"], num_pixels)
-        mse = (out.x_hat.float() - x).pow(2).mean(dim=(1, 2, 3))
-        loss = (self.lam(q) * 255 ** 2 * mse + bpp).mean()
-        psnr = -10 * torch.log10(mse.clamp_min(1e-10))
-        self.log_dict({"loss": loss, "bpp": bpp.mean(), "psnr": psnr.mean(),
-                       "bpp_z": rate_bpp(out.likelihoods["z"], num_pixels).mean(),
-                       f"{self._kind}_hours": self._seconds()[self._kind] / 3600},
-                      prog_bar=True)
+        logs: dict[str, Tensor | float] = {f"{self._kind}_hours": self._seconds()[self._kind] / 3600}
+        if self.hparams.stage == "entropy":
+            likelihoods = self.codec.likelihoods(x, q)
+        else:
+            out = self.codec(x, q)
+            likelihoods = out.likelihoods
+            mse = (out.x_hat.float() - x).pow(2).mean(dim=(1, 2, 3))
+            logs["psnr"] = (-10 * torch.log10(mse.clamp_min(1e-10))).mean()
+        bpp_z = rate_bpp(likelihoods["z"], num_pixels)
+        bpp = rate_bpp(likelihoods["y"], num_pixels) + bpp_z
+        loss = (bpp if self.hparams.stage == "entropy" else self.lam(q) * 255 ** 2 * mse + bpp).mean()
+        self.log_dict({"loss": loss, "bpp": bpp.mean(), "bpp_z": bpp_z.mean(), **logs}, prog_bar=True)
         return loss
 
     def configure_optimizers(self):  # noqa: ANN201
@@ -95,7 +118,8 @@ class IntraModule(L.LightningModule):
                   "rest": 1.0}
         groups: dict[str, list] = {k: [] for k in scales}
         for name, p in self.codec.named_parameters():
-            groups[param_group(name)].append(p)
+            if p.requires_grad:
+                groups[param_group(name)].append(p)
         opt = torch.optim.Adam([{"params": ps, "lr": hp.lr * scales[k]} for k, ps in groups.items() if ps], lr=hp.lr)
         return warmup_cosine(opt, hp)
 

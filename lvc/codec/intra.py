@@ -35,7 +35,7 @@ class IntraCoder:
         self.codec = codec
         self.tile = tile
         self.device = torch.device(device)
-        self.streams_per_tile = 1 + len(codec.context.groups)
+        self.streams_per_tile = codec.stream_count
 
     @torch.inference_mode()
     def compress(self, rgb: np.ndarray, quality: float) -> CodedFrame:

@@ -12,6 +12,7 @@ from lvc.models.condition import PredictionConditioner
 from lvc.models.context import ChannelGroupContext
 from lvc.models.image_codec import ImageCodec
 from lvc.models.layers import JPEG_CHROMA, JPEG_LUMA, QualityGains, frequency_order
+from lvc.models.spatial import CheckerboardContext
 from lvc.models.transforms import DctAnalysis, DctSynthesis, hyper_analysis, hyper_synthesis
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class ImageCodecSpec:
     hyper_channels: int = 96  # channels of z
     context_hidden: int = 128
     groups: list[int] = field(default_factory=lambda: [9, 36, 147])  # must sum to 192
+    spatial_hidden: int = 0  # > 0: a checkerboard context inside each group, this wide (lvc.models.spatial)
     refine_hidden: int = 32
     levels: int = 8  # anchor qualities of the gain vectors
     step_max: float = 16.0  # JPEG-table multiplier at quality 1 (initial gains)
@@ -75,6 +77,7 @@ def build_image_codec(spec: ImageCodecSpec, *, condition_hidden: int = 0) -> Ima
         latent_channels=latent,
         conditioner=(PredictionConditioner(latent=latent, hyper=spec.hyper_hidden, hidden=condition_hidden)
                      if condition_hidden > 0 else None),
+        spatial=CheckerboardContext(groups=spec.groups, hidden=spec.spatial_hidden) if spec.spatial_hidden else None,
     )
 
 

@@ -1,7 +1,8 @@
 """The learned image codec: mean-scale hyperprior with a channel-group context and quality gains.
 
 Minnen, Ballé & Toderici 2018 (mean-scale hyperprior), with the serial autoregressive context
-replaced by a parallel channel-group context (Minnen & Singh 2020) and one model for every rate
+replaced by a parallel channel-group context (Minnen & Singh 2020), optionally refined inside
+each group by a checkerboard spatial context (``lvc.models.spatial``), and one model for every rate
 through per-quality gains (Cui et al. 2021)::
 
     x ──g_a──► y ──×gain(q)──► y_s ──Q──► y_hat_s ──÷gain(q)──► y_hat ──g_s(·, q)──► x_hat
@@ -35,6 +36,7 @@ from lvc.models.condition import Condition, PredictionConditioner
 from lvc.models.context import ChannelGroupContext
 from lvc.models.exact_math import exp
 from lvc.models.layers import QualityGains
+from lvc.models.spatial import CheckerboardContext
 
 
 @dataclass
@@ -47,14 +49,16 @@ class CodecOutput:
 
 @dataclass
 class Compressed:
-    """Real bytes (``streams``: z first, then one per channel group) and the decoder-exact ``x_hat``."""
+    """Real bytes (``streams``: z first, then one per channel group, or two with a spatial context:
+    its anchors, then the rest) and the decoder-exact ``x_hat``."""
 
     streams: list[bytes]
     x_hat: Tensor
 
 
-# Codes one channel group: (group index, y_s slice or None when decoding, mean, scale) -> y_hat_s slice.
-GroupCoder = Callable[[int, "Tensor | None", Tensor, Tensor], Tensor]
+# Codes one channel group, or the half of it where ``mask`` (1, 1, h, w) is True: (y_s slice or None when
+# decoding, mean, scale, mask or None) -> (y_hat_s slice, zero off the mask; likelihoods or None).
+GroupCoder = Callable[["Tensor | None", Tensor, Tensor, "Tensor | None"], "tuple[Tensor, Tensor | None]"]
 
 
 class ImageCodec(nn.Module):
@@ -65,7 +69,8 @@ class ImageCodec(nn.Module):
     def __init__(self, *, analysis: nn.Module, synthesis: nn.Module, hyper_analysis: nn.Module,
                  hyper_synthesis: nn.Module, context: ChannelGroupContext, hyper_prior: FactorizedPrior,
                  conditional: GaussianConditional, y_gains: QualityGains, z_gains: QualityGains,
-                 latent_channels: int, stride: int = 32, conditioner: PredictionConditioner | None = None) -> None:
+                 latent_channels: int, stride: int = 32, conditioner: PredictionConditioner | None = None,
+                 spatial: CheckerboardContext | None = None) -> None:
         super().__init__()
         self.g_a = analysis
         self.g_s = synthesis
@@ -78,6 +83,7 @@ class ImageCodec(nn.Module):
         self.z_gains = z_gains
         self.stride = stride
         self.conditioner = conditioner
+        self.spatial = spatial
         self.log_prior_std = nn.Parameter(torch.zeros(latent_channels))
 
     # ------------------------------------------------------------------ shared helpers
@@ -92,6 +98,8 @@ class ImageCodec(nn.Module):
     def decoder_parts(self) -> list[nn.Module]:
         """The parts whose arithmetic the decoded image and the entropy parameters depend on."""
         parts: list[nn.Module] = [self.g_s, self.h_s, self.context]
+        if self.spatial is not None:
+            parts.append(self.spatial)
         if self.conditioner is not None:
             parts += [self.conditioner.trunk, self.conditioner.prior, self.conditioner.syn]
         return parts
@@ -108,19 +116,37 @@ class ImageCodec(nn.Module):
     def _hyper_analysis(self, y: Tensor, q: Tensor) -> Tensor:
         return self.h_a(y / self._prior_std()) * self.z_gains(q)
 
-    def _code_groups(self, hyper: Tensor, gain: Tensor, code: GroupCoder, y_s: Tensor | None) -> Tensor:
-        """Run the channel-group context; ``code`` quantizes / codes each group. Returns y_hat (unscaled)."""
+    @property
+    def stream_count(self) -> int:
+        """Streams per coded image: z, then each channel group (in two halves with a spatial context)."""
+        return 1 + len(self.context.groups) * (1 if self.spatial is None else 2)
+
+    def _code_groups(self, hyper: Tensor, gain: Tensor, code: GroupCoder,
+                     y_s: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """Run the entropy model's contexts; ``code`` quantizes / codes each group (or half-group).
+        Returns y_hat (unscaled) and, where ``code`` gives them, the likelihoods of y_s."""
         std = self._prior_std()
+        anchor = None if self.spatial is None else self.spatial.anchors(*hyper.shape[-2:], device=hyper.device)
         decoded: list[Tensor] = []  # normalised y_hat of earlier groups, the context's input
         out: list[Tensor] = []
+        liks: list[Tensor] = []
         for i, sl in enumerate(self.context.slices()):
             mean_n, log_scale_n = self.context(i, hyper, decoded)
             unit = std[:, sl] * gain[:, sl]
-            y_hat_s = code(i, None if y_s is None else y_s[:, sl], mean_n * unit, exp(log_scale_n, self.exact) * unit)
+            y_i = None if y_s is None else y_s[:, sl]
+            y_hat_s, lik = code(y_i, mean_n * unit, exp(log_scale_n, self.exact) * unit, anchor)
+            if anchor is not None:  # the anchors are decoded: the other half also sees them
+                d_mean, d_log_scale = self.spatial(i, y_hat_s / gain[:, sl] / std[:, sl], mean_n, log_scale_n)
+                rest, lik_rest = code(y_i, (mean_n + d_mean) * unit, exp(log_scale_n + d_log_scale, self.exact) * unit,
+                                      ~anchor)
+                y_hat_s = torch.where(anchor, y_hat_s, rest)
+                lik = None if lik is None else torch.where(anchor, lik, lik_rest)
             y_hat = y_hat_s / gain[:, sl]
             decoded.append(y_hat / std[:, sl])
             out.append(y_hat)
-        return torch.cat(out, dim=1)
+            if lik is not None:
+                liks.append(lik)
+        return torch.cat(out, dim=1), torch.cat(liks, dim=1) if liks else None
 
     def _synthesize(self, y_hat: Tensor, q: Tensor, size: tuple[int, int], c: Condition | None) -> Tensor:
         return self.g_s(self._plus(y_hat, c and c.syn), q)[..., : size[0], : size[1]]
@@ -135,21 +161,29 @@ class ImageCodec(nn.Module):
         """Training proxy. x: (B, 3, H, W) in [0, 1]; q: scalar or (B,) in [1, levels]."""
         q = self._quality(q, x.shape[0], x.device)
         c = self._condition(cond)
+        y_hat, likelihoods = self._latents(x, q, c)
+        return CodecOutput(x_hat=self._synthesize(y_hat, q, x.shape[-2:], c), likelihoods=likelihoods)
+
+    def likelihoods(self, x: Tensor, q: float | Tensor, cond: Tensor | None = None) -> dict[str, Tensor]:
+        """The training proxy's likelihoods alone (no synthesis): what fitting the entropy model to fixed
+        transforms needs. The straight-through rounding gives y_hat no gradient with respect to the
+        means, so the distortion never reaches the entropy model's parameters anyway."""
+        return self._latents(x, self._quality(q, x.shape[0], x.device), self._condition(cond))[1]
+
+    def _latents(self, x: Tensor, q: Tensor, c: Condition | None) -> tuple[Tensor, dict[str, Tensor]]:
+        """The training proxy's y_hat and the likelihoods of y and z."""
         y = self._plus(self.g_a(self._pad(x)), c and c.enc).float()
         with torch.autocast(device_type=x.device.type, enabled=False):
             gain = self.y_gains(q)
             z_hat_s, z_lik = self.hyper_prior(self._hyper_analysis(y, q))
             hyper = self._plus(self.h_s(z_hat_s / self.z_gains(q)), c and c.prior)
-            liks: list[Tensor] = []
 
-            def code(i: int, y_s: Tensor | None, mean: Tensor, scale: Tensor) -> Tensor:
+            def code(y_s: Tensor | None, mean: Tensor, scale: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
                 y_hat_s, lik = self.conditional(y_s, mean, scale)
-                liks.append(lik)
-                return y_hat_s
+                return (y_hat_s, lik) if mask is None else (y_hat_s * mask, lik)
 
-            y_hat = self._code_groups(hyper, gain, code, y * gain)
-        x_hat = self._synthesize(y_hat, q, x.shape[-2:], c)
-        return CodecOutput(x_hat=x_hat, likelihoods={"y": torch.cat(liks, dim=1), "z": z_lik})
+            y_hat, y_lik = self._code_groups(hyper, gain, code, y * gain)
+        return y_hat, {"y": y_lik, "z": z_lik}
 
     @torch.no_grad()
     def compress(self, x: Tensor, q: float, cond: Tensor | None = None) -> Compressed:
@@ -162,12 +196,12 @@ class ImageCodec(nn.Module):
         hyper = self._plus(self.h_s(z_hat_s.to(x.device) / self.z_gains(q_t)), c and c.prior)
         streams = [z_stream]
 
-        def code(i: int, y_s: Tensor | None, mean: Tensor, scale: Tensor) -> Tensor:
-            data, y_hat_s = self.conditional.compress(y_s, mean, scale)
+        def code(y_s: Tensor | None, mean: Tensor, scale: Tensor, mask: Tensor | None) -> tuple[Tensor, None]:
+            data, y_hat_s = self.conditional.compress(*_where(mask, y_s, mean, scale))
             streams.append(data)
-            return y_hat_s.to(mean.device)
+            return _scatter(mask, y_hat_s.to(mean.device), mean), None
 
-        y_hat = self._code_groups(hyper, gain, code, y * gain)
+        y_hat, _ = self._code_groups(hyper, gain, code, y * gain)
         return Compressed(streams=streams, x_hat=self._synthesize(y_hat, q_t, x.shape[-2:], c))
 
     @torch.no_grad()
@@ -175,9 +209,8 @@ class ImageCodec(nn.Module):
                    device: torch.device | str = "cpu", cond: Tensor | None = None) -> Tensor:
         """x_hat (1, 3, H, W) from ``streams`` for an image of ``size`` = (H, W) coded at quality ``q``
         (and, with a conditioner, the same prediction ``cond`` as the encoder's)."""
-        expected = 1 + len(self.context.groups)
-        if len(streams) != expected:
-            raise ValueError(f"expected {expected} streams, got {len(streams)}")
+        if len(streams) != self.stream_count:
+            raise ValueError(f"expected {self.stream_count} streams, got {len(streams)}")
         q_t = self._quality(q, 1, torch.device(device))
         c = self._condition(cond)
         hp, wp = (-(-s // self.stride) * self.stride for s in size)
@@ -185,11 +218,13 @@ class ImageCodec(nn.Module):
         z_hat_s = self.hyper_prior.decompress(streams[0], z_shape).to(device)
         hyper = self._plus(self.h_s(z_hat_s / self.z_gains(q_t)), c and c.prior)
         gain = self.y_gains(q_t)
+        latents = iter(streams[1:])  # in the order the encoder wrote them
 
-        def code(i: int, y_s: Tensor | None, mean: Tensor, scale: Tensor) -> Tensor:
-            return self.conditional.decompress(streams[1 + i], mean, scale)
+        def code(y_s: Tensor | None, mean: Tensor, scale: Tensor, mask: Tensor | None) -> tuple[Tensor, None]:
+            _, m, s = _where(mask, None, mean, scale)
+            return _scatter(mask, self.conditional.decompress(next(latents), m, s), mean), None
 
-        y_hat = self._code_groups(hyper, gain, code, None)
+        y_hat, _ = self._code_groups(hyper, gain, code, None)
         return self._synthesize(y_hat, q_t, size, c)
 
     # ------------------------------------------------------------------ setup
@@ -213,3 +248,21 @@ class ImageCodec(nn.Module):
             raise ValueError(f"cannot build coding tables: {len(bad)} parameters are not finite (first: {bad[0]})")
         self.hyper_prior.update()
         self.conditional.update()
+
+
+def _where(mask: Tensor | None, *tensors: Tensor | None) -> tuple[Tensor | None, ...]:
+    """Each (B, C, h, w) tensor at the positions where ``mask`` (1, 1, h, w) is True, as (B, C, n) in
+    raster order (the order the half is coded in); all of each without a mask."""
+    if mask is None:
+        return tensors
+    where = mask[0, 0]
+    return tuple(None if t is None else t[:, :, where] for t in tensors)
+
+
+def _scatter(mask: Tensor | None, values: Tensor, like: Tensor) -> Tensor:
+    """The inverse of :func:`_where`: ``values`` (B, C, n) back on the grid of ``like``, zero off ``mask``."""
+    if mask is None:
+        return values
+    out = torch.zeros_like(like)
+    out[:, :, mask[0, 0]] = values
+    return out

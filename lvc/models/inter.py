@@ -130,12 +130,12 @@ class InterCodec(nn.Module):
 
     @property
     def motion_streams(self) -> int:
-        """Streams of the motion part: the mode byte (with temporal prediction), z, then one per group."""
-        return int(self.temporal_motion) + 1 + len(self.motion.context.groups)
+        """Streams of the motion part: the mode byte (with temporal prediction), then the motion codec's."""
+        return int(self.temporal_motion) + self.motion.stream_count
 
     @property
     def residual_streams(self) -> int:
-        return 1 + len(self.residual.context.groups)
+        return self.residual.stream_count
 
     def decoder_parts(self) -> list[nn.Module]:
         """The parts whose arithmetic the decoded frame and the entropy parameters depend on."""

@@ -19,6 +19,7 @@ from lvc.entropy import FactorizedPrior, GaussianConditional
 from lvc.models.context import ChannelGroupContext
 from lvc.models.image_codec import ImageCodec
 from lvc.models.layers import QualityGains, SubpixelConvTranspose2d
+from lvc.models.spatial import CheckerboardContext
 from lvc.models.transforms import hyper_analysis, hyper_synthesis
 
 
@@ -68,6 +69,7 @@ class MotionCodecSpec:
     hyper_channels: int = 48
     context_hidden: int = 64
     groups: list[int] = field(default_factory=lambda: [24, 72])
+    spatial_hidden: int = 0  # > 0: a checkerboard context inside each group, this wide (lvc.models.spatial)
     levels: int = 8
 
     def to_dict(self) -> dict:
@@ -90,4 +92,5 @@ def build_motion_codec(spec: MotionCodecSpec) -> ImageCodec:
         y_gains=QualityGains(levels=spec.levels, channels=spec.latent,
                              init=torch.logspace(0, 1, spec.levels)[:, None].expand(-1, spec.latent).clone()),
         z_gains=QualityGains(levels=spec.levels, channels=spec.hyper_channels),
-        latent_channels=spec.latent, stride=64)
+        latent_channels=spec.latent, stride=64,
+        spatial=CheckerboardContext(groups=spec.groups, hidden=spec.spatial_hidden) if spec.spatial_hidden else None)
