@@ -92,16 +92,18 @@ class IntraModule(L.LightningModule):
         q = torch.empty(x.shape[0], device=x.device).uniform_(1, self.spec.levels)
         num_pixels = x.shape[-1] * x.shape[-2]
         logs: dict[str, Tensor | float] = {f"{self._kind}_hours": self._seconds()[self._kind] / 3600}
+        distortion: Tensor | float = 0.0  # the entropy stage: no trained part has a distortion gradient
         if self.hparams.stage == "entropy":
             likelihoods = self.codec.likelihoods(x, q)
         else:
             out = self.codec(x, q)
             likelihoods = out.likelihoods
             mse = (out.x_hat.float() - x).pow(2).mean(dim=(1, 2, 3))
+            distortion = self.lam(q) * 255 ** 2 * mse
             logs["psnr"] = (-10 * torch.log10(mse.clamp_min(1e-10))).mean()
         bpp_z = rate_bpp(likelihoods["z"], num_pixels)
         bpp = rate_bpp(likelihoods["y"], num_pixels) + bpp_z
-        loss = (bpp if self.hparams.stage == "entropy" else self.lam(q) * 255 ** 2 * mse + bpp).mean()
+        loss = (distortion + bpp).mean()
         self.log_dict({"loss": loss, "bpp": bpp.mean(), "bpp_z": bpp_z.mean(), **logs}, prog_bar=True)
         return loss
 
