@@ -8,7 +8,7 @@ nested inside another is subtracted from its parent), so the rows add up to the 
 and matrix products (``torch.utils.flop_counter``), counted in a second pass so that counting does
 not slow the timed one.
 
-    python bench/stage_profile.py [--size 832x480] [--frames 13] [--quiet]
+    python bench/stage_profile.py [--size 832x480] [--frames 13] [--model FILE] [--quiet]
 
 Writes ``bench/results/stage_profile.{json,md}``.
 """
@@ -84,7 +84,8 @@ def instrument(clock: StageClock, stack: ExitStack, model, search) -> None:  # n
 
     def codec_parts(codec, prefix: str) -> None:  # noqa: ANN001
         for part, label in (("g_a", "g_a"), ("h_a", "h_a"), ("h_s", "h_s"), ("context", "context model"),
-                            ("g_s", "g_s"), ("conditioner", "conditioner")):
+                            ("g_s", "g_s"), ("conditioner", "conditioner"),
+                            ("spatial", "spatial context")):
             patch(getattr(codec, part), "forward", f"{prefix} {label}")
         patch(getattr(codec.g_s, "refine", None), "forward", f"{prefix} g_s full-res refine")
         for coder in (codec.hyper_prior, codec.conditional):
@@ -148,12 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="832x480")
     ap.add_argument("--frames", type=int, default=13, help="frames coded (GOP 12: an I-frame, then P-frames)")
     ap.add_argument("--out", default=str(ROOT / "bench/results/stage_profile"))
+    ap.add_argument("--model", default=None, help="an installed video model or a .pt file (default: the shipped one)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     w, h = (int(v) for v in args.size.split("x"))
     from lvc.models.zoo import default_model_id, load_image_model
 
-    model = load_image_model(default_model_id(still=False))
+    model_id = args.model or default_model_id(still=False)
+    model = load_image_model(model_id)
     counted_frames = min(args.frames, 3)  # an I-frame, then P-frames with and without a previous flow
     with tempfile.TemporaryDirectory() as tmp:
         clip = make_clip(Path(tmp) / "clip.y4m", w, h, args.frames)
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"pass": p, "frame": kind, "stage": stage, "ms_per_frame": ms / counts[kind],
              "macs_per_pixel": counted.macs.get((p, kind, stage), 0.0) / max(counted_n[kind], 1) / (w * h)}
             for (p, kind, stage), ms in sorted(timed.ms.items(), key=lambda kv: (kv[0][:2], -kv[1]))]
-    result = {"size": args.size, "model": default_model_id(still=False), "frames": counts,
+    result = {"size": args.size, "model": model_id, "frames": counts,
               "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
               "fps": {p: sum(counts.values()) / (sum(v for k, v in totals.items() if k[0] == p) / 1e3)
                       for p in ("encode", "decode")},

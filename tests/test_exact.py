@@ -118,6 +118,28 @@ def test_exactified_codec_round_trips_and_stays_close_to_float(spatial: int) -> 
         exactify(copy.deepcopy(codec), {})
 
 
+def test_exactified_inter_codec_with_a_narrow_motion_synthesis_round_trips() -> None:
+    """The narrow motion synthesis (3x3 kernels, fewer channels) is exactified like every other layer."""
+    from lvc.models.builders import build_inter_codec
+    from tests.conftest import TINY_INTER_SPEC
+
+    torch.manual_seed(0)
+    spec = dataclasses.replace(TINY_INTER_SPEC, motion={**TINY_INTER_SPEC.motion, "fine_hidden": 4, "fine_kernel": 3})
+    codec = build_inter_codec(spec, with_flow=False).eval()
+    codec.update()
+    ref, x = to_tensor(natural_image(48, 80, 1), "cpu"), to_tensor(natural_image(48, 80, 2), "cpu")
+    flow = torch.randn(1, 2, 48, 80) * 2
+    with torch.no_grad(), record_act_max(codec) as stats:
+        codec.compress(x, ref, 4.0, flow=flow)
+    assert {"motion.g_s.ups.2", "motion.g_s.out"} <= set(stats)
+    exact = exactify(copy.deepcopy(codec), {k: v * 2 for k, v in stats.items()})
+    assert isinstance(exact.motion.g_s.out, ExactConv)
+    with torch.no_grad():
+        c = exact.compress(x, ref, 4.0, flow=flow)
+        d = exact.decompress(c.streams, ref, 4.0)
+    assert torch.equal(d.x_hat, c.x_hat) and torch.equal(d.flow_hat, c.flow_hat)
+
+
 _DECODE_EVERYWHERE = textwrap.dedent("""
     import json, sys
     import torch

@@ -219,6 +219,56 @@ def _same_state(a: Path, b: Path, key: str) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def test_synthesis_stage_distils_a_narrower_motion_synthesis(tiny_video_weights: Path, tmp_path: Path,
+                                                             tiny_env: Path) -> None:
+    """``stage="synthesis"``: a motion synthesis of another shape learns the teacher's flows, in the
+    reshaped layers alone; every other part is the teacher's and stays so; the result exports and
+    codes a clip; a spec that reshapes nothing, or more than the synthesis, is refused."""
+    from lvc import api
+    from tests.conftest import TINY_INTER_SPEC
+    from tests.media import moving_frames, write_y4m
+    from train.export import export_checkpoint
+    from train.inter import InterModule
+
+    def module(motion: dict) -> InterModule:
+        spec = dataclasses.replace(TINY_INTER_SPEC, motion={**TINY_INTER_SPEC.motion, **motion})
+        return InterModule(spec=spec, intra_weights=str(tiny_video_weights), flow_weights=str(tiny_video_weights),
+                           init_weights=str(tiny_video_weights), stage="synthesis", rollout=2, lr=1e-2,
+                           warmup_steps=1, decay_steps=60)
+
+    torch.manual_seed(0)
+    student = module({"fine_hidden": 4, "fine_kernel": 3})
+    teacher = load_image_model(str(tiny_video_weights), exact=False).inter
+    trained = ("motion.g_s.ups.2.", "motion.g_s.gains.2.", "motion.g_s.out.")
+    assert {k for k, p in student.inter.named_parameters() if p.requires_grad} == \
+        {k for k, _ in student.inter.named_parameters() if k.startswith(trained)}
+    kept = {k: v.clone() for k, v in student.inter.state_dict().items() if not k.startswith(trained)}
+    teacher = load_image_model(str(tiny_video_weights), exact=False).inter.state_dict()
+    assert all(torch.equal(v, teacher[k]) for k, v in kept.items() if k in teacher)
+    opt = student.configure_optimizers()["optimizer"]
+    student.log_dict = lambda *a, **k: None  # no trainer here
+    clip = torch.from_numpy(np.stack(moving_frames(3, 64, 64))).permute(0, 3, 1, 2).float()[None].repeat(2, 1, 1, 1, 1) / 255
+    losses = []
+    for _ in range(40):
+        opt.zero_grad()
+        loss = student.training_step(clip, 0)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+    assert all(torch.equal(v, student.inter.state_dict()[k]) for k, v in kept.items())
+    for bad, match in (({}, "reshape it"), ({"fine_hidden": 4, "hidden": 6}, "and only it")):
+        with pytest.raises(ValueError, match=match):
+            module(bad)
+    ckpt = tmp_path / "distilled.ckpt"
+    torch.save({"state_dict": student.state_dict(), "hyper_parameters": dict(student.hparams), "global_step": 40}, ckpt)
+    path = export_checkpoint(ckpt, "tiny-video-distilled", tiny_env)
+    assert load_image_model(str(path)).inter_spec.motion["fine_hidden"] == 4
+    write_y4m(tmp_path / "a.y4m", moving_frames(4, 64, 64))
+    api.encode(tmp_path / "a.y4m", tmp_path / "a.lvc", model=str(path), gop=4, mode_decision=False)
+    assert len(list(api.iter_decode(tmp_path / "a.lvc"))) == 4
+
+
 def test_rounded_z_fit_trains_the_density_only() -> None:
     from lvc.entropy import FactorizedPrior
     from train.losses import RoundedZFit

@@ -5,7 +5,13 @@ Stages (``stage``):
 * ``motion``: motion codec + compensation, loss λ·MSE(prediction, x) + R_motion;
 * ``residual``: the residual codec (warm-started from the intra codec), motion parts frozen;
 * ``joint``: everything but RAFT, over rollouts of ``rollout`` P-frames, each predicted from the
-  previous *decoded* frame (the proxy reconstruction), loss summed so quality does not drift.
+  previous *decoded* frame (the proxy reconstruction), loss summed so quality does not drift;
+* ``synthesis``: distils the motion synthesis of ``init_weights`` (the teacher) into the one this
+  spec shapes (a narrower one: ``MotionCodecSpec.fine_hidden``). Only the reshaped layers train;
+  every other part is the teacher's. The loss is the squared difference, in pixels, of the two syntheses' flows from the same decoded
+  latents, for the flows the encoder codes (RAFT and the warp fit on consecutive frames: the raw flow,
+  and after the first P-frame its difference from the teacher's previous decoded flow, which temporal
+  motion prediction codes). The joint stage then trains the result on the rate–distortion loss.
 
 Frame 0 of every clip is coded by the (frozen) intra codec. Each frame's quality is the clip's
 base quality plus its offset in the GOP's quality hierarchy (``intra_boost``, ``p_offsets``: see
@@ -26,15 +32,15 @@ from lvc.codec.hierarchy import QualityHierarchy
 from lvc.codec.motion_search import MotionSearch
 from lvc.codec.refine import warp_fit
 from lvc.models.builders import ImageCodecSpec, InterCodecSpec, build_image_codec, build_inter_codec
-from lvc.models.zoo import load_calibration, load_state
+from lvc.models.zoo import load_calibration, load_image_model, load_state
 from train.intra import DEFAULT_LAMBDAS
 from train.losses import RoundedZFit, lambda_at, rate_bpp
 from train.qat import QuantAware
 from train.schedule import warmup_cosine
 
-Stage = Literal["motion", "residual", "joint"]
+Stage = Literal["motion", "residual", "joint", "synthesis"]
 TRAINED = {"motion": ("motion.", "compensation."), "residual": ("residual.",),
-           "joint": ("motion.", "compensation.", "residual.")}
+           "joint": ("motion.", "compensation.", "residual."), "synthesis": ("motion.g_s.",)}
 
 
 class InterModule(L.LightningModule):
@@ -63,7 +69,12 @@ class InterModule(L.LightningModule):
         else:
             # New parts (zero-initialised) may be missing from the file; a part of the file that this
             # spec lacks would be dropped in silence, and the run would train a smaller codec.
-            _, dropped = self.inter.load_state_dict(load_state(init_weights, key="inter_state"), strict=False)
+            state = load_state(init_weights, key="inter_state")
+            if stage == "synthesis":  # the one stage whose spec may reshape a part: the synthesis it distils
+                state, distilled = self._teacher_state(state)
+                # Held outside the module's state: it is the file's, and neither trains nor exports.
+                self._teacher = (load_image_model(init_weights, exact=False).inter.requires_grad_(False),)
+            _, dropped = self.inter.load_state_dict(state, strict=False)
             if dropped:
                 raise ValueError(f"{init_weights} has parts that this spec does not build ({dropped[0]}, ...): "
                                  "give the spec it was trained with (e.g. condition_hidden, temporal_motion)")
@@ -74,6 +85,11 @@ class InterModule(L.LightningModule):
                                              if k.startswith("flow.")})
         for name, p in self.inter.named_parameters():
             p.requires_grad_(name.startswith(TRAINED[stage]))
+        if stage == "synthesis" and init_weights is not None:
+            # Only the reshaped layers learn: the teacher's layers before them keep the features they
+            # were trained to give, and the joint stage fine-tunes everything afterwards.
+            for name, p in self.inter.named_parameters():
+                p.requires_grad_(name.rsplit(".", 1)[0] in distilled)
         self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
         self.hierarchy = QualityHierarchy(intra_boost, tuple(p_offsets))
         # The flow each P-frame codes: RAFT and the warp fit, as the medium preset finds it.
@@ -102,7 +118,43 @@ class InterModule(L.LightningModule):
         """The quality of the frame at ``position`` after the I-frame (0: the I-frame) of clips at ``base``."""
         return (base + self.hierarchy.offset(frame_type, position)).clamp(1, len(self.hparams.lambdas))
 
+    def _teacher_state(self, state: dict[str, Tensor]) -> tuple[dict[str, Tensor], set[str]]:
+        """``state`` without the synthesis parameters that this spec reshapes (they start fresh), and the
+        names of the layers that hold them (they are what the stage trains)."""
+        own = dict(self.inter.named_parameters())  # buffers such as coding tables load at any size
+        reshaped = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+        others = [k for k in reshaped if not k.startswith(TRAINED["synthesis"])]
+        if not reshaped or others:
+            raise ValueError("the synthesis stage distils a motion synthesis of another shape: the spec must "
+                             f"reshape it, and only it (reshaped: {others[:3] or 'nothing'})")
+        return {k: v for k, v in state.items() if k not in reshaped}, {k.rsplit(".", 1)[0] for k in reshaped}
+
+    def _synthesis_step(self, clip: Tensor) -> Tensor:
+        """Distillation (stage ``synthesis``): the student synthesis reproduces the teacher's flows."""
+        teacher = self._teacher[0].to(clip.device)
+        norm = self.spec.flow_norm
+        q = torch.empty(clip.shape[0], device=clip.device).uniform_(1, len(self.hparams.lambdas))
+        losses: list[Tensor] = []
+        decoded = None  # the teacher's decoded flow of the previous P-frame
+        for t in range(1, min(clip.shape[1] - 1, self.hparams.rollout) + 1):
+            with torch.no_grad():
+                flow = self.search(clip[:, t], clip[:, t - 1])
+            targets = [flow] if decoded is None or not self.spec.temporal_motion else [flow, flow - decoded]
+            for i, target in enumerate(targets):
+                with torch.no_grad():
+                    y_hat = teacher.motion.latents(target / norm, q)
+                    want = teacher.motion.g_s(y_hat, q)
+                got = self.inter.motion.g_s(y_hat, q)
+                losses.append((got - want).pow(2).mean() * norm ** 2)
+                if i == 0:
+                    decoded = want[..., : flow.shape[-2], : flow.shape[-1]] * norm
+        loss = torch.stack(losses).mean()
+        self.log_dict({"loss": loss, "flow_rmse_px": loss.detach().sqrt()}, prog_bar=True)
+        return loss
+
     def training_step(self, clip: Tensor, batch_idx: int) -> Tensor:
+        if self.hparams.stage == "synthesis":
+            return self._synthesis_step(clip)
         b, n = clip.shape[:2]
         if self.qat is not None:
             self.qat.step(self.global_step)

@@ -170,6 +170,11 @@ class ImageCodec(nn.Module):
         means, so the distortion never reaches the entropy model's parameters anyway."""
         return self._latents(x, self._quality(q, x.shape[0], x.device), self._condition(cond))[1]
 
+    def latents(self, x: Tensor, q: float | Tensor, cond: Tensor | None = None) -> Tensor:
+        """The training proxy's y_hat alone (in eval mode, the decoder's rounding in float): what
+        distilling a new synthesis from this one's needs as its input."""
+        return self._latents(x, self._quality(q, x.shape[0], x.device), self._condition(cond))[0]
+
     def _latents(self, x: Tensor, q: Tensor, c: Condition | None) -> tuple[Tensor, dict[str, Tensor]]:
         """The training proxy's y_hat and the likelihoods of y and z."""
         y = self._plus(self.g_a(self._pad(x)), c and c.enc).float()

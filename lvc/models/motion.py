@@ -5,7 +5,14 @@ flow, divided by ``flow_norm`` pixels), composed with the convolutional transfor
 of the DCT ones: one entropy-coding path for every latent in lvc.
 
     g_a:  flow/σ ─ conv5 s2 ×4 ─► y (M channels, 1/16 resolution)
-    g_s:  ŷ ─ deconv5 s2 ×4 (quality-modulated) ─► flow_hat/σ
+    g_s:  ŷ ─ deconv5 s2 ×2 ─ deconv s2 ×2 (quality-modulated) ─► flow_hat/σ
+
+The synthesis's last two layers, at 1/4 and 1/2 resolution, are its cost: at the first design's
+width (``fine_hidden`` = ``hidden`` = 96, kernel 5) they are 24 of its 28 kMAC per pixel, and the
+synthesis was the largest stage of a P-frame's decoding (``bench/results/stage_profile.md``). 48
+channels and 3x3 kernels make them 3.5 (8 in all). ``fine_hidden`` and ``fine_kernel`` narrow them;
+a narrower synthesis is distilled from the wider one (``train.inter``, stage ``synthesis``) before
+the codec trains on.
 """
 
 from __future__ import annotations
@@ -37,15 +44,17 @@ class FlowAnalysis(nn.Module):
 
 
 class FlowSynthesis(nn.Module):
-    """(B, M, h, w) and quality (B,) -> (B, 2, 16h, 16w) normalised flow."""
+    """(B, M, h, w) and quality (B,) -> (B, 2, 16h, 16w) normalised flow; the last two layers are
+    ``fine`` channels wide with ``kernel``-sized kernels (``hidden`` and 5 unless given)."""
 
-    def __init__(self, *, hidden: int, latent: int, levels: int) -> None:
+    def __init__(self, *, hidden: int, latent: int, levels: int, fine: int | None = None, kernel: int = 5) -> None:
         super().__init__()
+        fine = fine or hidden
         self.ups = nn.ModuleList([nn.ConvTranspose2d(latent, hidden, 5, 2, 2, 1),
                                   nn.ConvTranspose2d(hidden, hidden, 5, 2, 2, 1),
-                                  nn.ConvTranspose2d(hidden, hidden, 5, 2, 2, 1)])
-        self.gains = nn.ModuleList(QualityGains(levels=levels, channels=hidden) for _ in self.ups)
-        self.out = SubpixelConvTranspose2d(hidden, 2, 5, padding=2)
+                                  nn.ConvTranspose2d(hidden, fine, kernel, 2, kernel // 2, 1)])
+        self.gains = nn.ModuleList(QualityGains(levels=levels, channels=up.out_channels) for up in self.ups)
+        self.out = SubpixelConvTranspose2d(fine, 2, kernel, padding=kernel // 2)
         self.act = nn.LeakyReLU(0.1)
         # Channels-last weights and activations: oneDNN's transposed convolutions run twice as fast
         # on CPUs in that layout (measured at 416x240: 80 -> 36 ms; weights left contiguous would be
@@ -70,6 +79,8 @@ class MotionCodecSpec:
     context_hidden: int = 64
     groups: list[int] = field(default_factory=lambda: [24, 72])
     spatial_hidden: int = 0  # > 0: a checkerboard context inside each group, this wide (lvc.models.spatial)
+    fine_hidden: int = 0  # channels of the synthesis's last two layers (0: hidden)
+    fine_kernel: int = 5  # their kernel size (odd)
     levels: int = 8
 
     def to_dict(self) -> dict:
@@ -82,7 +93,8 @@ def build_motion_codec(spec: MotionCodecSpec) -> ImageCodec:
         raise ValueError(f"channel groups {spec.groups} must sum to {spec.latent}")
     return ImageCodec(
         analysis=FlowAnalysis(hidden=spec.hidden, latent=spec.latent),
-        synthesis=FlowSynthesis(hidden=spec.hidden, latent=spec.latent, levels=spec.levels),
+        synthesis=FlowSynthesis(hidden=spec.hidden, latent=spec.latent, levels=spec.levels,
+                                fine=spec.fine_hidden or None, kernel=spec.fine_kernel),
         hyper_analysis=hyper_analysis(latent=spec.latent, hidden=spec.hyper_hidden, hyper=spec.hyper_channels),
         hyper_synthesis=hyper_synthesis(hyper=spec.hyper_channels, hidden=spec.hyper_hidden),
         context=ChannelGroupContext(groups=spec.groups, hyper_channels=spec.hyper_hidden,
