@@ -17,6 +17,20 @@ from tests.conftest import ROOT, natural_image
 from train.intra import DEFAULT_LAMBDAS
 
 
+def _train_steps(module, batch: torch.Tensor, steps: int) -> list[float]:  # noqa: ANN001
+    """``steps`` optimizer steps of a LightningModule on one batch, without a trainer; the losses."""
+    opt = module.configure_optimizers()["optimizer"]
+    module.log_dict = lambda *a, **k: None  # no trainer here
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = module.training_step(batch, 0)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    return losses
+
+
 def test_fast_dev_run_and_export(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     from lightning.pytorch.cli import LightningCLI
 
@@ -59,16 +73,8 @@ def test_entropy_stage_fits_a_new_spatial_context_to_fixed_transforms(tiny_weigh
                          init_weights=str(tiny_weights_dir / f"{TINY_ID}.pt"), warmup_steps=1, decay_steps=40)
     frozen = {k: v.clone() for k, v in module.codec.state_dict().items() if k.startswith(("g_a.", "g_s.", "y_gains."))}
     assert frozen and not any(p.requires_grad for k, p in module.codec.named_parameters() if k in frozen)
-    opt = module.configure_optimizers()["optimizer"]
     x = torch.from_numpy(np.stack([natural_image(64, 64, s) for s in range(2)])).permute(0, 3, 1, 2).float() / 255
-    module.log_dict = lambda *a, **k: None  # no trainer here
-    losses = []
-    for _ in range(30):
-        opt.zero_grad()
-        loss = module.training_step(x, 0)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss))
+    losses = _train_steps(module, x, 30)
     assert np.mean(losses[-5:]) < np.mean(losses[:5])  # the rate alone, and it falls
     state = module.codec.state_dict()
     assert all(torch.equal(state[k], v) for k, v in frozen.items())
@@ -245,16 +251,8 @@ def test_synthesis_stage_distils_a_narrower_motion_synthesis(tiny_video_weights:
     kept = {k: v.clone() for k, v in student.inter.state_dict().items() if not k.startswith(trained)}
     teacher = load_image_model(str(tiny_video_weights), exact=False).inter.state_dict()
     assert all(torch.equal(v, teacher[k]) for k, v in kept.items() if k in teacher)
-    opt = student.configure_optimizers()["optimizer"]
-    student.log_dict = lambda *a, **k: None  # no trainer here
     clip = torch.from_numpy(np.stack(moving_frames(3, 64, 64))).permute(0, 3, 1, 2).float()[None].repeat(2, 1, 1, 1, 1) / 255
-    losses = []
-    for _ in range(40):
-        opt.zero_grad()
-        loss = student.training_step(clip, 0)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss))
+    losses = _train_steps(student, clip, 40)
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
     assert all(torch.equal(v, student.inter.state_dict()[k]) for k, v in kept.items())
     for bad, match in (({}, "reshape it"), ({"fine_hidden": 4, "hidden": 6}, "and only it")):
