@@ -8,10 +8,11 @@ Stages (``stage``):
   previous *decoded* frame (the proxy reconstruction), loss summed so quality does not drift;
 * ``synthesis``: distils the motion synthesis of ``init_weights`` (the teacher) into the one this
   spec shapes (a narrower one: ``MotionCodecSpec.fine_hidden``). Only the reshaped layers train;
-  every other part is the teacher's. The loss is the squared difference, in pixels, of the two syntheses' flows from the same decoded
-  latents, for the flows the encoder codes (RAFT and the warp fit on consecutive frames: the raw flow,
-  and after the first P-frame its difference from the teacher's previous decoded flow, which temporal
-  motion prediction codes). The joint stage then trains the result on the rate–distortion loss.
+  every other part is the teacher's. The loss is the squared difference, in pixels, of the two
+  syntheses' flows from the same decoded latents, for the flows the encoder codes (RAFT and the warp
+  fit on consecutive frames: the raw flow, and after the first P-frame its difference from the
+  teacher's previous decoded flow, which temporal motion prediction codes). The joint stage then
+  trains the result on the rate–distortion loss.
 
 Frame 0 of every clip is coded by the (frozen) intra codec. Each frame's quality is the clip's
 base quality plus its offset in the GOP's quality hierarchy (``intra_boost``, ``p_offsets``: see
@@ -64,16 +65,19 @@ class InterModule(L.LightningModule):
         if not self.spec.residual:  # the residual codec is shaped like the intra codec it starts from
             self.spec.residual = self.intra_spec.to_dict()
         self.inter = build_inter_codec(self.spec)
+        distilled: set[str] = set()  # the synthesis stage's reshaped layers
         if init_weights is None:  # warm start: the residual codec begins as the intra codec
             self.inter.residual.load_state_dict(state, strict=False)
         else:
             # New parts (zero-initialised) may be missing from the file; a part of the file that this
             # spec lacks would be dropped in silence, and the run would train a smaller codec.
-            state = load_state(init_weights, key="inter_state")
             if stage == "synthesis":  # the one stage whose spec may reshape a part: the synthesis it distils
-                state, distilled = self._teacher_state(state)
+                teacher = load_image_model(init_weights, exact=False).inter.requires_grad_(False)
                 # Held outside the module's state: it is the file's, and neither trains nor exports.
-                self._teacher = (load_image_model(init_weights, exact=False).inter.requires_grad_(False),)
+                self._teacher = (teacher,)
+                state, distilled = self._teacher_state(teacher.state_dict())
+            else:
+                state = load_state(init_weights, key="inter_state")
             _, dropped = self.inter.load_state_dict(state, strict=False)
             if dropped:
                 raise ValueError(f"{init_weights} has parts that this spec does not build ({dropped[0]}, ...): "
@@ -83,13 +87,10 @@ class InterModule(L.LightningModule):
             source = blob["inter_state"] if "inter_state" in blob else blob["state_dict"]
             self.inter.flow.load_state_dict({k[len("flow."):]: v.float() for k, v in source.items()
                                              if k.startswith("flow.")})
+        # The synthesis stage trains only the reshaped layers: the teacher's layers before them keep the
+        # features they were trained to give, and the joint stage fine-tunes everything afterwards.
         for name, p in self.inter.named_parameters():
-            p.requires_grad_(name.startswith(TRAINED[stage]))
-        if stage == "synthesis" and init_weights is not None:
-            # Only the reshaped layers learn: the teacher's layers before them keep the features they
-            # were trained to give, and the joint stage fine-tunes everything afterwards.
-            for name, p in self.inter.named_parameters():
-                p.requires_grad_(name.rsplit(".", 1)[0] in distilled)
+            p.requires_grad_(name.rsplit(".", 1)[0] in distilled if distilled else name.startswith(TRAINED[stage]))
         self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
         self.hierarchy = QualityHierarchy(intra_boost, tuple(p_offsets))
         # The flow each P-frame codes: RAFT and the warp fit, as the medium preset finds it.
