@@ -13,6 +13,7 @@ from lvc.codec.gop import GopScheduler
 from lvc.codec.inter import InterCoder
 from lvc.codec.intra import IntraCoder
 from lvc.codec.ratecontrol import RateController
+from lvc.codec.tensors import to_tensor
 from lvc.format import bitstream as bs
 from lvc.models.zoo import load_image_model
 from tests.media import moving_frames
@@ -23,10 +24,13 @@ class ZeroMotion:
 
     def __init__(self) -> None:
         self.calls: list[tuple[float | None, bool]] = []
+        self.previous: list[torch.Tensor | None] = []
 
     def __call__(self, current: torch.Tensor, reference: torch.Tensor, *, quality: float | None = None,
-                 lam: float | None = None, flow_prev: torch.Tensor | None = None) -> torch.Tensor:
+                 lam: float | None = None, flow_prev: torch.Tensor | None = None,
+                 previous: torch.Tensor | None = None) -> torch.Tensor:
         self.calls.append((quality, flow_prev is not None))
+        self.previous.append(previous)
         return torch.zeros(1, 2, *current.shape[-2:])
 
 
@@ -39,8 +43,11 @@ def test_the_encoder_runs_the_parts_it_is_given_and_the_decoder_follows(tiny_vid
     enc = VideoEncoder(header, intra=IntraCoder(model.codec), scheduler=GopScheduler(period=4), quality=5.0,
                        levels=model.codec.y_gains.levels, inter=PFrameTools(InterCoder(model.inter), search),
                        rate=rate)
-    coded = [enc.encode(f) for f in moving_frames(5, h, w)]
+    frames = moving_frames(5, h, w)
+    coded = [enc.encode(f) for f in frames]
     assert [c.frame_type for c in coded] == list("IPPPI")
+    # It is also given the source frame that its decoded reference stands for.
+    assert all(torch.equal(p, to_tensor(f, "cpu")) for p, f in zip(search.previous, frames))
     # One search per P-frame, at the rate controller's quality, with the previous P-frame's flow after the first.
     assert [has_prev for _, has_prev in search.calls] == [False, True, True]
     assert rate._coded == 5 and all(q is not None and 1 <= q <= 8 for q, _ in search.calls)
@@ -59,7 +66,7 @@ class CountingEstimator(torch.nn.Module):
         self.calls: list[tuple[float | None, int | None, int | None]] = []
 
     def forward(self, current: torch.Tensor, reference: torch.Tensor, *, flow_scale: float | None = None,
-                updates: int | None = None, max_pixels: int | None = None) -> torch.Tensor:
+                updates: int | None = None, max_pixels: int | None = None, cache: object = None) -> torch.Tensor:
         self.calls.append((flow_scale, updates, max_pixels))
         return torch.zeros(1, 2, *current.shape[-2:])
 
@@ -77,6 +84,31 @@ def test_the_preset_sets_how_raft_runs(tiny_video_weights) -> None:  # noqa: ANN
         search.refiner = search.rd_refiner = None
         search(*frames)
         assert search.estimator.calls == [expected], name
+
+
+class RecordingEstimator(CountingEstimator):
+    """Also records which frame RAFT was given as the reference, and the feature cache."""
+
+    def forward(self, current: torch.Tensor, reference: torch.Tensor, **kw) -> torch.Tensor:  # noqa: ANN003
+        self.seen = (reference, kw["cache"])
+        return super().forward(current, reference, **kw)
+
+
+def test_raft_matches_against_the_source_frame_where_it_is_given_and_the_fit_against_the_decoded_one() -> None:
+    from lvc.codec.motion_search import MotionSearch
+
+    current, decoded, source = (torch.rand(1, 3, 32, 48) for _ in range(3))
+    fitted = []
+    refiner = lambda cur, ref, flow: fitted.append(ref) or flow  # noqa: E731
+    plain = MotionSearch(estimator=RecordingEstimator(), refiner=refiner)
+    plain(current, decoded, previous=source)
+    assert plain.estimator.seen == (decoded, None)
+    lean = MotionSearch(estimator=RecordingEstimator(), refiner=refiner, source_reference=True)
+    lean(current, decoded, previous=source)
+    assert lean.estimator.seen[0] is source and lean.estimator.seen[1] is not None
+    lean(current, decoded)  # no source frame given (a caller that has none): the decoded reference
+    assert lean.estimator.seen[0] is decoded
+    assert all(r is decoded for r in fitted)  # the warp fit always fits to what the decoder warps
 
 
 def test_only_the_slow_presets_also_code_the_flow_against_the_previous_one(tiny_video_weights) -> None:  # noqa: ANN001

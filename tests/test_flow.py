@@ -52,6 +52,36 @@ def test_the_lean_correlation_gives_torchvisions_flow_bit_for_bit() -> None:
         assert torch.equal(lean, est(a, b))
 
 
+def test_the_raft_loop_over_its_parts_is_torchvisions_forward_bit_for_bit() -> None:
+    """FlowEstimator runs RAFT's update loop itself (for warm starts and cached features); without them
+    every update's flow equals torchvision's own forward."""
+    torch.manual_seed(0)
+    est = FlowEstimator(updates=3).eval()
+    a, b = torch.rand(1, 3, 128, 160), torch.rand(1, 3, 128, 160)
+    with torch.no_grad():
+        theirs = est.raft(a * 2 - 1, b * 2 - 1, num_flow_updates=3)
+        ours = est(a, b, all_iterations=True)
+    assert len(ours) == 3 and all(torch.equal(x, y) for x, y in zip(theirs, ours))
+
+
+def test_cached_features_serve_only_the_frame_they_were_computed_for() -> None:
+    from lvc.models.flow import FeatureCache
+
+    torch.manual_seed(0)
+    est = FlowEstimator(updates=2).eval()
+    a, b, c = (torch.rand(1, 3, 128, 160) for _ in range(3))
+    cache = FeatureCache()
+    calls = []
+    est.raft.feature_encoder.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    with torch.no_grad():
+        est(b, a, cache=cache)  # b's features are kept ...
+        warm = est(a, b, cache=cache)  # ... and serve as the reference's: one frame through the encoder
+        assert calls == [2, 1]
+        assert torch.allclose(warm, est(a, b), atol=1e-4)  # the same flow, but for a batch of one
+        assert torch.equal(est(c, b, cache=cache), est(c, b))  # a's are kept now, not b's: a fresh pair
+    assert calls[-2:] == [2, 2]
+
+
 def test_raft_sees_at_most_max_pixels() -> None:
     """A frame over the cap is scaled down for RAFT as ``flow_scale`` would scale it; one under it is not."""
     torch.manual_seed(0)

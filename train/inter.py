@@ -62,8 +62,8 @@ class InterModule(L.LightningModule):
         self.intra.requires_grad_(False)
         # A checkpoint's hyper-parameters may hold the spec as a plain mapping.
         self.spec = InterCodecSpec(**spec) if isinstance(spec, dict) else spec or InterCodecSpec()
-        if not self.spec.residual:  # the residual codec is shaped like the intra codec it starts from
-            self.spec.residual = self.intra_spec.to_dict()
+        # The residual codec is shaped like the intra codec it starts from, but for the fields the spec sets.
+        self.spec.residual = {**self.intra_spec.to_dict(), **self.spec.residual}
         self.inter = build_inter_codec(self.spec)
         distilled: set[str] = set()  # the synthesis stage's reshaped layers
         if init_weights is None:  # warm start: the residual codec begins as the intra codec
@@ -94,7 +94,8 @@ class InterModule(L.LightningModule):
         self.register_buffer("log_lambdas", torch.tensor(lambdas).log())
         self.hierarchy = QualityHierarchy(intra_boost, tuple(p_offsets))
         # The flow each P-frame codes: RAFT and the warp fit, as the medium preset finds it.
-        self.search = MotionSearch(estimator=self.inter.flow, refiner=warp_fit(self.spec))
+        # The encoder's search: RAFT against the previous source frame, then the warp fit to the decoded one.
+        self.search = MotionSearch(estimator=self.inter.flow, refiner=warp_fit(self.spec), source_reference=True)
         # z_fit_weight > 0 also fits the trained parts' z densities to the rounded z (train.losses.RoundedZFit).
         trained = [c.hyper_prior for name, c in (("motion.", self.inter.motion), ("residual.", self.inter.residual))
                    if name.startswith(TRAINED[stage])]
@@ -171,7 +172,7 @@ class InterModule(L.LightningModule):
         for t in range(1, steps + 1):
             x, q = clip[:, t], self.quality(base, "P", t)
             with torch.no_grad():
-                flow = self.search(x, ref, flow_prev=flow_prev)
+                flow = self.search(x, ref, flow_prev=flow_prev, previous=clip[:, t - 1])
             code = self.inter.predict if self.hparams.stage == "motion" else self.inter
             out = code(x, ref, q, flow=flow, flow_prev=flow_prev)
             flow_prev = out.flow_hat.detach()

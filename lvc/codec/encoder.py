@@ -89,6 +89,7 @@ class VideoEncoder:
         self._since_intra = 0  # frames since the last I-frame, that one included: the next P-frame's position
         self.set_quality(quality)
         self.reference: np.ndarray | None = None
+        self.previous: np.ndarray | None = None  # the source frame that ``reference`` decodes
         self.flow_prev: torch.Tensor | None = None  # the last P-frame's decoded flow, as the decoder holds it
         self.frames = 0
 
@@ -114,7 +115,7 @@ class VideoEncoder:
             frame_type = "P"
             flow_prev = self.flow_prev if self.inter.temporal else None
             p = self.inter.coder.compress(rgb, self.quality, reference=self.reference, search=self.inter.search,
-                                          flow_prev=flow_prev, lam=self.lam,
+                                          flow_prev=flow_prev, previous=self.previous, lam=self.lam,
                                           global_motion=self.inter.global_motion,
                                           uniform_motion=self.inter.uniform_motion, shortlist=self.inter.shortlist)
             data, recon, flow = self._access_unit("P", p, pts, duration), p.recon, p.flow
@@ -140,6 +141,7 @@ class VideoEncoder:
         if self.rate is not None:
             self.rate.update(frame_type, self.quality, len(data))
         self.reference = recon
+        self.previous = rgb.copy()  # the caller may reuse its buffer for the next frame
         # The next P-frame may predict its motion from this one's (never across an I-frame).
         self.flow_prev = flow if frame_type == "P" else None
         self._since_intra = 1 if frame_type == "I" else self._since_intra + 1

@@ -24,18 +24,20 @@ class InterCoder:
         self.device = torch.device(device)
 
     def compress(self, rgb: np.ndarray, quality: float, *, reference: np.ndarray, search: FlowSearch,
-                 flow_prev: torch.Tensor | None = None, lam: float | None = None,
-                 global_motion: bool = False, uniform_motion: bool = False,
+                 flow_prev: torch.Tensor | None = None, previous: np.ndarray | None = None,
+                 lam: float | None = None, global_motion: bool = False, uniform_motion: bool = False,
                  shortlist: float | None = None) -> CodedFrame:
         """Streams and the decoder-exact reconstruction of ``rgb`` against ``reference`` (both (H, W, 3)
         uint8), coding the flow ``search`` finds; ``flow_prev`` is the previous P-frame's decoded flow,
+        ``previous`` the source frame that ``reference`` decodes (what the search may match against),
         and ``global_motion`` also offers the codec the flow's median as a global motion, and
         ``uniform_motion`` zero motion, with no flow coded; ``shortlist``
         (see :meth:`lvc.models.inter.InterCodec.compress`) codes the residual only for the candidates
         whose prediction comes close to the best one's."""
         with torch.inference_mode(), codec_threads(self.codec.exact):
             x, ref = to_tensor(rgb, self.device), to_tensor(reference, self.device)
-            flow = search(x, ref, quality=quality, lam=lam, flow_prev=flow_prev)
+            prev = None if previous is None else to_tensor(previous, self.device)
+            flow = search(x, ref, quality=quality, lam=lam, flow_prev=flow_prev, previous=prev)
             offset = global_offset(flow) if global_motion else None
             c = self.codec.compress(x, ref, quality, flow=flow, flow_prev=flow_prev, offset=offset, lam=lam,
                                     shortlist=shortlist, uniform=uniform_motion)

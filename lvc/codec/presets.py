@@ -37,6 +37,17 @@ at q 2) and the same bytes on the panning vid4_city. Offering the pan's median i
 allows any vector) measured −1.49 % on tree, −0.74 % on toys, −0.23 % on cronkite, 0 on foreman,
 aerial2, basketballpass and the translating clip, but +1.85 % on city, so the encoder offers zero.
 
+Every preset has RAFT match the frame against the previous *source* frame, not its decoded
+reference (``source_reference``); the warp fit that follows still fits the flow to the decoded
+reference, which is what the decoder warps. RAFT's features of that source frame were computed in
+the previous frame's search, so one feature pass is saved. On toys, aerial2, basketballpass and the
+held-out tree (``medium``, 12 frames, q 2-8, 6,846-step weights) it measured −5.65, −0.07, −3.59 and
+−0.38 % BD-rate, and basketballpass at q 4 encoded in 9.8-10.6 s instead of 10.1-11.6 s: a decoded
+reference at low rates is blurred and blocky, which RAFT (trained on clean frames) matches worse. Its
+next step, RAFT started from the previous P-frame's flow with 2 or 1 updates instead of 3, was
+measured and dropped: +6.02 / +0.71 / +0.15 / −0.43 % (2 updates) and +5.00 / +3.80 / +0.75 / +0.15 %
+(1 update) against this, for no time saved that the same run could measure.
+
 Every preset gives RAFT at most 720p's pixels (``FLOW_MAX_PIXELS``): a larger frame is scaled down
 for it, and the warp fit that follows still runs at full size. RAFT's all-pairs correlation grows
 with the square of the pixel count, so uncapped a 1920x1080 encode peaked at 14,853 MiB; capped, at
@@ -72,6 +83,7 @@ class Preset:
     global_motion: bool = True  # also code it against its median vector (a pan), keep the cheaper
     uniform_motion: bool = False  # also try zero motion, coding no flow
     shortlist: float | None = None  # residual-code only candidates whose prediction is this close to the best
+    source_reference: bool = True  # RAFT matches against the previous source frame (its features reused)
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (

@@ -35,6 +35,25 @@ def lean_corr_block(*, num_levels: int, radius: int) -> nn.Module:
     return LeanCorrBlock(num_levels=num_levels, radius=radius)
 
 
+class FeatureCache:
+    """RAFT's feature map of the last frame it was given as ``current``: an encoder that estimates the
+    next frame's flow against that same frame (the previous source frame) reuses it, saving one of the
+    two feature passes. It checks the frame itself, so a different reference is never given stale features."""
+
+    def __init__(self) -> None:
+        self._image: Tensor | None = None
+        self._features: Tensor | None = None
+
+    def get(self, image: Tensor) -> Tensor | None:
+        """The features of ``image`` if it is the frame last put, else None."""
+        if self._image is not None and self._image.shape == image.shape and torch.equal(self._image, image):
+            return self._features
+        return None
+
+    def put(self, image: Tensor, features: Tensor) -> None:
+        self._image, self._features = image, features
+
+
 class FlowEstimator(nn.Module):
     """RAFT (small or large) on [0, 1] RGB, any size, with a resolution knob for CPUs.
 
@@ -56,12 +75,13 @@ class FlowEstimator(nn.Module):
 
     def forward(self, current: Tensor, reference: Tensor, *, all_iterations: bool = False,
                 flow_scale: float | None = None, updates: int | None = None,
-                max_pixels: int | None = None) -> Tensor | list[Tensor]:
+                max_pixels: int | None = None, cache: FeatureCache | None = None) -> Tensor | list[Tensor]:
         """Flow (B, 2, H, W) from ``current`` to ``reference``, both (B, 3, H, W) in [0, 1].
 
         With ``all_iterations`` the list of every refinement's flow is returned (for RAFT's
         sequence loss in training). ``flow_scale`` and ``updates`` override the module's for this call;
-        ``max_pixels`` scales larger frames further down, to that many pixels.
+        ``max_pixels`` scales larger frames further down, to that many pixels. ``cache`` keeps the features of the last ``current``,
+        so that a ``reference`` equal to it (the previous source frame) costs no second feature pass.
         """
         h, w = current.shape[-2:]
         s = self.flow_scale if flow_scale is None else flow_scale
@@ -80,9 +100,46 @@ class FlowEstimator(nn.Module):
         pad = (0, pw, 0, ph)
         a = F.pad(current * 2 - 1, pad, mode="replicate")
         b = F.pad(reference * 2 - 1, pad, mode="replicate")
-        flows = self.raft(a, b, num_flow_updates=self.updates if updates is None else updates)
-        out = [self._restore(f[..., :hs, :ws], (h, w)) for f in (flows if all_iterations else flows[-1:])]
+        flows = self._raft(a, b, self.updates if updates is None else updates, cache=cache, every=all_iterations)
+        out = [self._restore(f[..., :hs, :ws], (h, w)) for f in flows]
         return out if all_iterations else out[0]
+
+    def _raft(self, a: Tensor, b: Tensor, updates: int, *, cache: FeatureCache | None, every: bool) -> list[Tensor]:
+        """torchvision's RAFT loop over its own parts, so that the reference's features may come from
+        ``cache``; without it its results equal ``RAFT.forward``'s. Only the flows asked for are
+        upsampled (``every``: each update's, as the sequence loss needs)."""
+        from torchvision.models.optical_flow._utils import make_coords_grid, upsample_flow
+
+        raft = self.raft
+        fa, fb = self._features(a, b, cache)
+        raft.corr_block.build_pyramid(fa, fb)
+        context = raft.context_encoder(a)
+        hidden_size = raft.update_block.hidden_state_size
+        hidden, context = torch.split(context, [hidden_size, context.shape[1] - hidden_size], dim=1)
+        hidden, context = torch.tanh(hidden), F.relu(context)
+        coords0 = make_coords_grid(a.shape[0], *fa.shape[-2:]).to(fa.device)
+        coords1 = coords0
+        flows = []
+        for i in range(updates):
+            coords1 = coords1.detach()  # as RAFT: no gradient through the coordinates
+            corr = raft.corr_block.index_pyramid(centroids_coords=coords1)
+            hidden, delta = raft.update_block(hidden, context, corr, coords1 - coords0)
+            coords1 = coords1 + delta
+            if every or i == updates - 1:
+                mask = None if raft.mask_predictor is None else raft.mask_predictor(hidden)
+                flows.append(upsample_flow(flow=coords1 - coords0, up_mask=mask))
+        return flows
+
+    def _features(self, a: Tensor, b: Tensor, cache: FeatureCache | None) -> tuple[Tensor, Tensor]:
+        """RAFT's feature maps of both frames, in one batch, unless ``cache`` holds ``b``'s."""
+        fb = None if cache is None else cache.get(b)
+        if fb is None:
+            fa, fb = torch.chunk(self.raft.feature_encoder(torch.cat([a, b], dim=0)), chunks=2, dim=0)
+        else:
+            fa = self.raft.feature_encoder(a)
+        if cache is not None:
+            cache.put(a, fa)
+        return fa, fb
 
     @staticmethod
     def _restore(flow: Tensor, size: tuple[int, int]) -> Tensor:
