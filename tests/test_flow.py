@@ -53,8 +53,8 @@ def test_the_lean_correlation_gives_torchvisions_flow_bit_for_bit() -> None:
 
 
 def test_the_raft_loop_over_its_parts_is_torchvisions_forward_bit_for_bit() -> None:
-    """FlowEstimator runs RAFT's update loop itself (for warm starts and cached features); without them
-    every update's flow equals torchvision's own forward."""
+    """FlowEstimator runs RAFT's update loop itself (for cached features); without them every update's
+    flow equals torchvision's own forward."""
     torch.manual_seed(0)
     est = FlowEstimator(updates=3).eval()
     a, b = torch.rand(1, 3, 128, 160), torch.rand(1, 3, 128, 160)

@@ -51,6 +51,7 @@ class FeatureCache:
         return None
 
     def put(self, image: Tensor, features: Tensor) -> None:
+        """Keep ``features`` as those of ``image`` (the one frame held)."""
         self._image, self._features = image, features
 
 
@@ -80,8 +81,9 @@ class FlowEstimator(nn.Module):
 
         With ``all_iterations`` the list of every refinement's flow is returned (for RAFT's
         sequence loss in training). ``flow_scale`` and ``updates`` override the module's for this call;
-        ``max_pixels`` scales larger frames further down, to that many pixels. ``cache`` keeps the features of the last ``current``,
-        so that a ``reference`` equal to it (the previous source frame) costs no second feature pass.
+        ``max_pixels`` scales larger frames further down, to that many pixels. ``cache`` keeps the
+        features of the last ``current``, so that a ``reference`` equal to it (the previous source frame)
+        costs no second feature pass.
         """
         h, w = current.shape[-2:]
         s = self.flow_scale if flow_scale is None else flow_scale
