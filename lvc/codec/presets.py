@@ -42,8 +42,10 @@ reference (``source_reference``); the warp fit that follows still fits the flow 
 reference, which is what the decoder warps. RAFT's features of that source frame were computed in
 the previous frame's search, so one feature pass is saved. On toys, aerial2, basketballpass and the
 held-out tree (``medium``, 12 frames, q 2-8, 6,846-step weights) it measured −5.65, −0.07, −3.59 and
-−0.38 % BD-rate, and basketballpass at q 4 encoded in 9.8-10.6 s instead of 10.1-11.6 s: a decoded
-reference at low rates is blurred and blocky, which RAFT (trained on clean frames) matches worse. Its
+−0.38 % BD-rate, and basketballpass at q 4 encoded in 9.8-10.6 s instead of 10.1-11.6 s; with
+``fast``, −7.70, −0.44, −3.08 and −1.94 %, in 95 s of encoding instead of 110 s (``slow`` and
+``veryslow`` were not measured). A decoded reference at low rates is blurred and blocky, which RAFT
+(trained on clean frames) matches worse. Its
 next step, RAFT started from the previous P-frame's flow with 2 or 1 updates instead of 3, was
 measured and dropped: +6.02 / +0.71 / +0.15 / −0.43 % (2 updates) and +5.00 / +3.80 / +0.75 / +0.15 %
 (1 update) against this, for no time saved that the same run could measure.
