@@ -45,9 +45,9 @@ class FlowAnalysis(nn.Module):
 
 class FlowSynthesis(nn.Module):
     """(B, M, h, w) and quality (B,) -> (B, 2, 16h, 16w) normalised flow; the last two layers are
-    ``fine`` channels wide with ``kernel``-sized kernels (``hidden`` and 5 unless given)."""
+    ``fine`` channels wide (0: ``hidden``) with ``kernel``-sized kernels."""
 
-    def __init__(self, *, hidden: int, latent: int, levels: int, fine: int | None = None, kernel: int = 5) -> None:
+    def __init__(self, *, hidden: int, latent: int, levels: int, fine: int = 0, kernel: int = 5) -> None:
         super().__init__()
         fine = fine or hidden
         self.ups = nn.ModuleList([nn.ConvTranspose2d(latent, hidden, 5, 2, 2, 1),
@@ -94,7 +94,7 @@ def build_motion_codec(spec: MotionCodecSpec) -> ImageCodec:
     return ImageCodec(
         analysis=FlowAnalysis(hidden=spec.hidden, latent=spec.latent),
         synthesis=FlowSynthesis(hidden=spec.hidden, latent=spec.latent, levels=spec.levels,
-                                fine=spec.fine_hidden or None, kernel=spec.fine_kernel),
+                                fine=spec.fine_hidden, kernel=spec.fine_kernel),
         hyper_analysis=hyper_analysis(latent=spec.latent, hidden=spec.hyper_hidden, hyper=spec.hyper_channels),
         hyper_synthesis=hyper_synthesis(hyper=spec.hyper_channels, hidden=spec.hyper_hidden),
         context=ChannelGroupContext(groups=spec.groups, hyper_channels=spec.hyper_hidden,
