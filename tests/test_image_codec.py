@@ -79,6 +79,41 @@ def test_entropy_models_round_trip_exactly() -> None:
     assert torch.allclose(y_hat, torch.round(y - means) + means)
 
 
+def test_force_zero_skips_the_smallest_scales_and_agrees_with_the_proxy() -> None:
+    plain, zero = GaussianConditional().eval(), GaussianConditional(zero_levels=2).eval()
+    plain.update()
+    zero.update()
+    torch.manual_seed(0)
+    y = torch.randn(1, 8, 16, 16) * 3
+    means = torch.randn_like(y)
+    scales = torch.where(torch.rand_like(y) < 0.7, torch.full_like(y, 0.05), torch.rand_like(y) * 8)
+    scales[0, 0, 0, :3] = zero.scale_table[:3]  # each side of the threshold, exactly on it
+    data, y_hat = zero.compress(y, means, scales)
+    assert torch.equal(zero.decompress(data, means, scales), y_hat)
+    skipped = scales <= zero.scale_table[1]
+    assert skipped[0, 0, 0, :3].tolist() == [True, True, False]
+    assert torch.equal(y_hat[skipped], means[skipped])  # not coded: the mean
+    assert torch.equal(y_hat[~skipped], (torch.round(y - means) + means)[~skipped])
+    assert len(data) < len(plain.compress(y, means, scales)[0])  # large y at tiny scales cost escapes
+    assert torch.equal(zero(y, means, scales)[0], y_hat)  # the eval proxy decodes the same
+    zero.train()
+    assert torch.equal(zero(y, means, scales, decoder_mode="ste")[0][skipped], means[skipped])
+    with pytest.raises(ValueError, match="zero_levels"):
+        GaussianConditional(zero_levels=64)
+
+
+def test_force_zero_from_the_spec_decodes_what_the_encoder_made(tiny_model) -> None:  # noqa: ANN001
+    codec = build_image_codec(dataclasses.replace(TINY_SPEC, zero_levels=1)).eval()
+    codec.load_state_dict(tiny_model.codec.state_dict())
+    assert codec.conditional.zero_levels == 1
+    x = torch.from_numpy(natural_image(48, 64)).permute(2, 0, 1)[None].float() / 255
+    for q in (1.0, 8.0):
+        c = codec.compress(x, q)
+        assert torch.equal(codec.decompress(c.streams, (48, 64), q), c.x_hat)
+        plain = tiny_model.codec.compress(x, q)
+        assert sum(map(len, c.streams)) <= sum(map(len, plain.streams))
+
+
 def test_tables_survive_state_dict(tiny_model) -> None:  # noqa: ANN001
     codec = build_image_codec(TINY_SPEC)
     codec.load_state_dict(tiny_model.codec.state_dict())

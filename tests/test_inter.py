@@ -134,8 +134,8 @@ def test_uniform_motion_codes_no_flow_and_round_trips() -> None:
 
 
 def test_shortlist_codes_the_residual_only_of_candidates_that_predict_close_to_the_best(monkeypatch) -> None:  # noqa: ANN001
-    """``shortlist`` drops, before their residual is coded, the candidates whose prediction cost is out
-    of reach; a wide one keeps them all and so codes the same bytes as no shortlist."""
+    """``shortlist`` drops, before their compensation and residual are run, the candidates whose plain
+    warp's cost is out of reach; a wide one keeps them all and so codes the same bytes as no shortlist."""
     codec = _tiny_inter(temporal_motion=True)
     ref, x = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
     flow = offset_field((42, -27), torch.empty(1, 2, 64, 64)) + 0.05 * torch.randn(1, 2, 64, 64)
@@ -148,8 +148,12 @@ def test_shortlist_codes_the_residual_only_of_candidates_that_predict_close_to_t
     coded.clear()
     assert codec.compress(x, ref, 4.0, shortlist=1e9, **args).streams == full.streams and len(coded) == 3
     coded.clear()
+    refined = []
+    compensate = type(codec.compensation).forward
+    monkeypatch.setattr(type(codec.compensation), "forward", lambda self, *a: refined.append(1) or compensate(self, *a))
     one = codec.compress(x, ref, 4.0, shortlist=0.0, **args)
     assert len(coded) == 1 and torch.equal(one.flow_hat, coded[0])  # the best prediction alone
+    assert len(refined) == 1  # the others were weighed on the plain warp, with no refinement
     d = codec.decompress(one.streams, ref, 4.0, flow_prev=flow.flip(1))
     assert torch.equal(d.x_hat, one.x_hat)
     coded.clear()

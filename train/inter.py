@@ -52,11 +52,13 @@ class InterModule(L.LightningModule):
                  lambdas: tuple[float, ...] = DEFAULT_LAMBDAS, lr: float = 3e-4, warmup_steps: int = 100,
                  decay_steps: int = 6000, min_lr: float = 3e-5, time_budget_s: float | None = None,
                  z_fit_weight: float = 0.0, quant_aware: bool = False, intra_boost: float = 0.0,
-                 p_offsets: tuple[float, ...] = ()) -> None:
+                 p_offsets: tuple[float, ...] = (), intra_spec: dict | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         state, meta = load_state(intra_weights, with_meta=True)
-        self.intra_spec = ImageCodecSpec(**meta["spec"]) if "spec" in meta else ImageCodecSpec()
+        # ``intra_spec`` changes fields of the intra codec's spec that shape no parameter (such as
+        # zero_levels): the video model's I-frames then decode with them, and the residual inherits them.
+        self.intra_spec = ImageCodecSpec(**{**meta.get("spec", {}), **(intra_spec or {})})
         self.intra = build_image_codec(self.intra_spec)
         self.intra.load_state_dict(state)
         self.intra.requires_grad_(False)

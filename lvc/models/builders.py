@@ -37,6 +37,7 @@ class ImageCodecSpec:
     z_gain_init: float = 0.25
     z_prior_init_scale: float = 2.0  # initial width of p(z): z starts near 0
     random_init: bool = False  # the twin for the warm-start comparison
+    zero_levels: int = 0  # latents whose scale is in this many of the lowest table levels are not coded
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,7 +70,7 @@ def build_image_codec(spec: ImageCodecSpec, *, condition_hidden: int = 0) -> Ima
         hyper_synthesis=hyper_synthesis(hyper=spec.hyper_channels, hidden=spec.hyper_hidden),
         context=ChannelGroupContext(groups=spec.groups, hyper_channels=spec.hyper_hidden, hidden=spec.context_hidden),
         hyper_prior=FactorizedPrior(channels=spec.hyper_channels, init_scale=spec.z_prior_init_scale),
-        conditional=GaussianConditional(),
+        conditional=GaussianConditional(zero_levels=spec.zero_levels),
         y_gains=QualityGains(levels=spec.levels, channels=latent, init=_initial_gains(spec)),
         # z starts near zero: h_s(0) plus σ₀ is already a per-channel prior, and z earns its bits as it trains.
         z_gains=QualityGains(levels=spec.levels, channels=spec.hyper_channels,

@@ -232,9 +232,10 @@ class InterCodec(nn.Module):
         residual included, is what is weighed: chosen on the prediction's error and the motion bits
         alone, global motion cost basketballpass +2.1 % BD-rate (12 frames, q 2-8).
 
-        ``shortlist`` (with ``lam``) saves the residual coding of candidates that cannot win: the same
-        cost on the prediction (motion bits plus ``lam``·255²·MSE of the prediction) is worked out for
-        every candidate, and only those within a factor ``1 + shortlist`` of the cheapest get a residual.
+        ``shortlist`` (with ``lam``) saves the compensation and the residual coding of candidates that
+        cannot win: the same cost on the plain warp (motion bits plus ``lam``·255²·MSE of the warped
+        reference) is worked out for every candidate, and only those within a factor ``1 + shortlist``
+        of the cheapest get the refined prediction and a residual.
         """
         pixels = x.shape[-1] * x.shape[-2]
 
@@ -242,17 +243,14 @@ class InterCodec(nn.Module):
             bpp = 8.0 * sum(map(len, streams)) / pixels
             return bpp if lam is None else bpp + lam * 255.0 ** 2 * float((image.clamp(0, 1) - x).pow(2).mean())
 
-        trials = []
-        for mode, base in self._candidates(flow, flow_prev, offset, uniform):
-            streams, flow_hat = self._code_motion(flow, base, q, mode)
-            pred = self.compensation(ref, flow_hat)
-            trials.append((cost(streams, pred), streams, flow_hat, pred))
-        if shortlist is not None and lam is not None:
-            cheapest = min(t[0] for t in trials)
-            trials = [t for t in trials if t[0] <= cheapest * (1.0 + shortlist)]
+        trials = [self._code_motion(flow, base, q, mode)
+                  for mode, base in self._candidates(flow, flow_prev, offset, uniform)]
+        if shortlist is not None and lam is not None and len(trials) > 1:
+            rough = [cost(streams, self.compensation.warped(ref, flow_hat)) for streams, flow_hat in trials]
+            trials = [t for t, c in zip(trials, rough) if c <= min(rough) * (1.0 + shortlist)]
         best: tuple[float, InterCompressed] | None = None
-        for _, streams, flow_hat, pred in trials:
-            c = self._code_residual(x, q, streams, flow_hat, pred)
+        for streams, flow_hat in trials:
+            c = self._code_residual(x, q, streams, flow_hat, self.compensation(ref, flow_hat))
             total = cost(c.streams, c.x_hat)
             if best is None or total < best[0]:
                 best = (total, c)

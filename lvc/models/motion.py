@@ -82,6 +82,7 @@ class MotionCodecSpec:
     fine_hidden: int = 0  # channels of the synthesis's last two layers (0: hidden)
     fine_kernel: int = 5  # their kernel size (odd)
     levels: int = 8
+    zero_levels: int = 0  # latents whose scale is in this many of the lowest table levels are not coded
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,7 +101,7 @@ def build_motion_codec(spec: MotionCodecSpec) -> ImageCodec:
         context=ChannelGroupContext(groups=spec.groups, hyper_channels=spec.hyper_hidden,
                                     hidden=spec.context_hidden),
         hyper_prior=FactorizedPrior(channels=spec.hyper_channels),
-        conditional=GaussianConditional(),
+        conditional=GaussianConditional(zero_levels=spec.zero_levels),
         y_gains=QualityGains(levels=spec.levels, channels=spec.latent,
                              init=torch.logspace(0, 1, spec.levels)[:, None].expand(-1, spec.latent).clone()),
         z_gains=QualityGains(levels=spec.levels, channels=spec.hyper_channels),
