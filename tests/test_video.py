@@ -136,7 +136,7 @@ def test_ctrl_c_leaves_no_output(tiny_env, tmp_path) -> None:  # noqa: ANN001
     import signal
     import time
 
-    src = write_y4m(tmp_path / "long.y4m", moving_frames(300, 160, 192))  # long enough to interrupt
+    src = write_y4m(tmp_path / "long.y4m", moving_frames(1000, 160, 192))  # long enough to interrupt on a fast machine
     out = tmp_path / "a.lvc"
     code = (f"import sys; from lvc.cli import main; "
             f"sys.exit(main(['encode', {str(src)!r}, '-o', {str(out)!r}, '--model', {TINY_ID!r}, '--quiet']))")
