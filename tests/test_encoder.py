@@ -188,3 +188,22 @@ def test_the_encoder_offers_the_flows_median_as_global_motion_and_the_decoder_fo
     data = bs.file_header() + b"".join(c.data for c in coded) + bs.pack_end(len(coded))
     decoded = list(VideoDecoder(load_model=lambda model_id, weight_hash: model).decode_units(bs.iter_sized_units(data)))
     assert all(np.array_equal(d.rgb, c.recon) for d, c in zip(decoded, coded))
+
+
+def test_the_encoder_offers_the_presets_motion_qualities_and_the_decoder_follows(tiny_video_weights) -> None:  # noqa: ANN001
+    from lvc.codec.encoder import build_encoder
+    from lvc.models.motion_mode import parse_motion_mode
+
+    model = load_image_model(str(tiny_video_weights))
+    h, w = 32, 48
+    steps = {}
+    for offered in ((0,), (-4,)):  # only the coarser flow offered: every P-frame carries its step
+        enc = build_encoder(model, width=w, height=h, quality=4.0, gop=4, mode_decision=False)
+        enc.inter.search, enc.inter.motion_steps, enc.inter.uniform_motion = PanMotion(), offered, False
+        coded = [enc.encode(f) for f in moving_frames(3, h, w)]
+        units = [u for c in coded for u, _ in bs.iter_sized_units(c.data, elementary=False) if isinstance(u, bs.Frame)]
+        steps[offered] = [parse_motion_mode(u.streams[0]).step for u in units if u.frame_type == "P"]
+    assert steps == {(0,): [0, 0], (-4,): [-4, -4]}
+    data = bs.file_header() + b"".join(c.data for c in coded) + bs.pack_end(len(coded))
+    decoded = list(VideoDecoder(load_model=lambda model_id, weight_hash: model).decode_units(bs.iter_sized_units(data)))
+    assert all(np.array_equal(d.rgb, c.recon) for d, c in zip(decoded, coded))

@@ -40,6 +40,22 @@ def test_quality_changes_rate(tiny_model) -> None:  # noqa: ANN001
     assert sizes[0] < sizes[1]
 
 
+def test_compress_at_several_qualities_analyses_once(tiny_model) -> None:  # noqa: ANN001
+    """``compress_at`` codes each quality as ``compress`` would, with one run of ``g_a``."""
+    codec = tiny_model.codec
+    x = torch.from_numpy(natural_image(40, 56, 3)).permute(2, 0, 1)[None].float() / 255
+    runs = []
+    hook = codec.g_a.register_forward_hook(lambda *_: runs.append(1))
+    try:
+        several = codec.compress_at(x, [2.0, 4.5, 7.0])
+    finally:
+        hook.remove()
+    assert len(runs) == 1
+    for q, c in zip([2.0, 4.5, 7.0], several):
+        one = codec.compress(x, q)
+        assert c.streams == one.streams and torch.equal(c.x_hat, one.x_hat)
+
+
 def test_tile_grid_covers_the_image_once() -> None:
     for h, w, t in [(4000, 3000, 2048), (17, 4000, 1024), (5, 5, 0), (2048, 2049, 2048)]:
         cover = np.zeros((h, w), dtype=np.int32)

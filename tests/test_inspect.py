@@ -84,6 +84,25 @@ def test_records_match_info_and_container_payload(tiny_env, clip) -> None:  # no
     assert clip_summary.psnr == pytest.approx(np.mean([r.psnr for r in report.records]))
 
 
+def test_p_frames_say_how_their_motion_was_coded(tiny_env, tiny_video_weights, tmp_path, capsys) -> None:  # noqa: ANN001
+    """Each P-frame's record, CSV row and table row name its motion mode; I-frames name none."""
+    from lvc.models.zoo import load_image_model
+
+    src, out = write_clip(tmp_path / "pan.y4m", 4), tmp_path / "pan.lvc"
+    api.encode(src, out, model=load_image_model(str(tiny_video_weights)), gop=4, quality=4, mode_decision=False)
+    report = inspect(out)
+    assert "".join(r.type for r in report.records) == "IPPP"
+    assert report.records[0].motion == ""
+    assert all(re.fullmatch(r"(fresh|temporal|global|zero|uniform)(@q[\d.]+)?", r.motion) for r in report.records[1:])
+    csv_path = tmp_path / "pan.csv"
+    assert main(["inspect", str(out), "--csv", str(csv_path)]) == 0
+    table = capsys.readouterr().out
+    assert "mode" in table.splitlines()[0].split()
+    assert [row["motion_mode"] for row in csv.DictReader(csv_path.open())] == [r.motion for r in report.records]
+    counts = re.search(r"^P-frame motion: (.+)$", table, re.M)
+    assert counts and sum(int(c.rsplit(" ", 1)[1]) for c in counts.group(1).split(", ")) == 3
+
+
 def test_without_ref_there_are_no_metrics(tiny_env, clip) -> None:  # noqa: ANN001
     report = inspect(clip[1])
     assert all(r.psnr is None and r.ms_ssim is None for r in report.records)

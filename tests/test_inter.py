@@ -9,8 +9,9 @@ import torch
 
 from lvc.models.builders import build_image_codec
 from lvc.models.compensation import MotionCompensation
-from lvc.models.inter import (MOTION_FRESH, MOTION_GLOBAL, MOTION_TEMPORAL, MOTION_UNIFORM, InterCodec, motion_mode,
-                              offset_field, parse_motion_mode)
+from lvc.models.inter import InterCodec
+from lvc.models.motion_mode import (MOTION_FRESH, MOTION_GLOBAL, MOTION_TEMPORAL, MOTION_UNIFORM, motion_mode,
+                                    offset_field, parse_motion_mode)
 from lvc.models.motion import MotionCodecSpec, build_motion_codec
 from lvc.models.warp import warp
 from tests.conftest import TINY_SPEC
@@ -95,7 +96,7 @@ def test_global_motion_codes_a_pan_as_its_vector_and_round_trips() -> None:
     fresh = codec.compress(x, ref, 4.0, flow=flow, lam=0.01)
     c = codec.compress(x, ref, 4.0, flow=flow, offset=(42, -27), lam=0.01)
     assert fresh.streams[0] == bytes([MOTION_FRESH])
-    assert parse_motion_mode(c.streams[0]) == (MOTION_GLOBAL, (42, -27))
+    assert parse_motion_mode(c.streams[0]) == (MOTION_GLOBAL, (42, -27), 0)
     k = codec.motion_streams
     assert sum(map(len, c.streams[1:k])) <= sum(map(len, fresh.streams[1:k]))
     assert (c.flow_hat - flow).abs().mean() < (fresh.flow_hat - flow).abs().mean() / 4
@@ -117,15 +118,15 @@ def test_uniform_motion_codes_no_flow_and_round_trips() -> None:
     noise = 2.0 * torch.randn(1, 2, 64, 64)  # a flow search that fits noise on a still frame
     still = codec.compress(ref, ref, 4.0, flow=noise, lam=0.01, uniform=True)
     k = codec.motion_streams
-    assert parse_motion_mode(still.streams[0]) == (MOTION_UNIFORM, (0, 0)) and not any(still.streams[1:k])
+    assert parse_motion_mode(still.streams[0]) == (MOTION_UNIFORM, (0, 0), 0) and not any(still.streams[1:k])
     assert torch.equal(still.flow_hat, torch.zeros(1, 2, 64, 64))
     fresh = codec.compress(ref, ref, 4.0, flow=noise, lam=0.01)
     assert sum(map(len, still.streams)) < sum(map(len, fresh.streams))
     d = codec.decompress(still.streams, ref, 4.0)
     assert torch.equal(d.x_hat, still.x_hat) and torch.equal(d.flow_hat, still.flow_hat)
     # beside a global offset, uniform motion stays zero; a vector in the stream is warped by all the same
-    modes = [parse_motion_mode(mode) for mode, _ in codec._candidates(noise, None, (8, -4), True)]
-    assert modes == [(MOTION_FRESH, None), (MOTION_GLOBAL, (8, -4)), (MOTION_UNIFORM, (0, 0))]
+    modes = [parse_motion_mode(m) for _, group in codec._candidates(noise, None, (8, -4), True) for m in group]
+    assert modes == [(MOTION_FRESH, None, 0), (MOTION_GLOBAL, (8, -4), 0), (MOTION_UNIFORM, (0, 0), 0)]
     d = codec.decompress([motion_mode(MOTION_UNIFORM, (8, -4)), *still.streams[1:]], ref, 4.0)
     assert torch.equal(d.flow_hat, offset_field((8, -4), d.flow_hat))
     assert torch.equal(d.prediction, codec.compensation(ref, d.flow_hat))
@@ -162,12 +163,45 @@ def test_shortlist_codes_the_residual_only_of_candidates_that_predict_close_to_t
 
 
 def test_motion_mode_streams_are_checked() -> None:
-    for mode, offset in ((MOTION_FRESH, None), (MOTION_TEMPORAL, None), (MOTION_GLOBAL, (-32767, 5)),
-                         (MOTION_UNIFORM, (0, 0)), (MOTION_UNIFORM, (3, 32767))):
-        assert parse_motion_mode(motion_mode(mode, offset)) == (mode, offset)
-    for bad in (b"", b"\x07", b"\x02\x00\x01", b"\x03", b"\x00\x00", motion_mode(MOTION_GLOBAL, (1, 2)) + b"\x00"):
+    for mode, offset, step in ((MOTION_FRESH, None, 0), (MOTION_TEMPORAL, None, 0), (MOTION_GLOBAL, (-32767, 5), 0),
+                               (MOTION_UNIFORM, (0, 0), 0), (MOTION_UNIFORM, (3, 32767), 0), (MOTION_FRESH, None, -4),
+                               (MOTION_TEMPORAL, None, 127), (MOTION_GLOBAL, (1, 2), -128)):
+        assert parse_motion_mode(motion_mode(mode, offset, step)) == (mode, offset, step)
+    assert motion_mode(MOTION_FRESH, None, 0) == bytes([MOTION_FRESH])  # step 0 is no byte: older streams read alike
+    for bad in (b"", b"\x07", b"\x02\x00\x01", b"\x03", b"\x00\x00", motion_mode(MOTION_GLOBAL, (1, 2)) + b"\x00",
+                motion_mode(MOTION_UNIFORM, (0, 0)) + b"\xfc", b"\x00\xfc\x01"):
         with pytest.raises(ValueError, match="unknown motion mode"):
             parse_motion_mode(bad)
+    for mode, step in ((MOTION_UNIFORM, -4), (MOTION_FRESH, 128)):
+        with pytest.raises(ValueError, match="not allowed"):
+            motion_mode(mode, (0, 0), step)
+
+
+def test_motion_quality_steps_are_candidates_and_round_trip() -> None:
+    """Offered motion qualities beside the frame's, the codec codes the flow at each (the mode stream
+    carries the step), keeps the cheapest P-frame, and the decoder codes the flow at the same quality.
+    Steps that leave the motion codec's range are not offered; a stream that names one is refused."""
+    codec = _tiny_inter(temporal_motion=True)
+    ref, x, flow = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), torch.randn(1, 2, 64, 64) * 3
+    groups = codec._candidates(flow, None, (8, -4), True, 2.0, (0, -4, -8, 4))
+    assert [[parse_motion_mode(m) for m in group] for _, group in groups] == [
+        [(MOTION_FRESH, None, 0), (MOTION_FRESH, None, -4), (MOTION_FRESH, None, 4)],
+        [(MOTION_GLOBAL, (8, -4), 0), (MOTION_GLOBAL, (8, -4), -4), (MOTION_GLOBAL, (8, -4), 4)],
+        [(MOTION_UNIFORM, (0, 0), 0)]]  # q 2 - 2 is below the range: not offered
+    assert [len(g) for _, g in _tiny_inter()._candidates(flow, None, None, False, 4.0, (0, -4))] == [1]  # no mode stream
+    assert [len(g) for _, g in codec._candidates(flow, None, None, False, 1.0, (-4,))] == [1]  # none in range: q's own
+    lower = codec.compress(x, ref, 4.0, flow=flow, motion_steps=(-4,))
+    same = codec.compress(x, ref, 4.0, flow=flow)
+    chosen = codec.compress(x, ref, 4.0, flow=flow, motion_steps=(0, -4))  # bits alone: the coarser flow wins
+    assert parse_motion_mode(lower.streams[0]) == (MOTION_FRESH, None, -4)
+    k = codec.motion_streams
+    assert sum(map(len, lower.streams[1:k])) < sum(map(len, same.streams[1:k]))
+    assert chosen.streams == lower.streams
+    assert lower.streams[1:k] == list(codec.motion.compress(flow / codec.flow_norm, 3.0).streams)
+    d = codec.decompress(lower.streams, ref, 4.0)
+    assert torch.equal(d.x_hat, lower.x_hat) and torch.equal(d.flow_hat, lower.flow_hat)
+    with pytest.raises(ValueError, match="outside"):
+        codec.decompress([motion_mode(MOTION_FRESH, None, -16), *lower.streams[1:]], ref, 4.0)
 
 
 def test_conditional_residual_starts_as_the_plain_residual_codec() -> None:

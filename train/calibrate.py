@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(v) for v in args.videos if not v.exists()]
     if missing:
         raise SystemExit(f"calibration clips not found: {', '.join(missing)}")
+    if args.out.suffix != ".pt":  # checked now, not after minutes of calibration: lvc loads weights by .pt path
+        raise SystemExit(f"--out must name a .pt file, not {args.out}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     path = calibrate(args.weights, args.out, images=args.images, videos=args.videos, photos=args.photos,
                      frames=args.frames, synthesis_margin=args.synthesis_margin,
                      entropy_margin=args.entropy_margin, quiet=args.quiet)

@@ -27,8 +27,10 @@ class DecodedFrame:
     """A decoded frame with its timing, type and size in the stream.
 
     With ``intermediates``: ``parts`` splits ``nbytes`` by what the bytes code (``header``, ``hyper``,
-    ``latent``; P-frames ``motion`` and ``residual``), and ``extras`` holds the decoder's intermediates
-    for P-frames (flow, prediction, residual); otherwise both are empty.
+    ``latent``; P-frames ``motion`` and ``residual``), ``motion`` says how a P-frame's flow was coded
+    (``fresh``, ``global``, ``zero``, ... see :meth:`lvc.codec.inter.InterCoder.motion_label`), and
+    ``extras`` holds the decoder's intermediates for P-frames (flow, prediction, residual); otherwise
+    all three are empty.
     """
 
     rgb: np.ndarray
@@ -39,6 +41,7 @@ class DecodedFrame:
     index: int
     quality: float
     parts: dict[str, int] = field(default_factory=dict)
+    motion: str = ""
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -99,8 +102,9 @@ class VideoDecoder:
         self.reference = picture.rgb
         self.flow_prev = picture.flow if unit.frame_type == "P" else None
         parts = coder.stream_parts(unit.streams, nbytes) if self.intermediates else {}
+        motion = coder.motion_label(unit.streams, unit.quality) if self.intermediates and coder is not intra else ""
         return DecodedFrame(picture.rgb, unit.frame_type, unit.pts, unit.duration, nbytes, index, unit.quality,
-                            parts=parts, extras=picture.intermediates)
+                            parts=parts, motion=motion, extras=picture.intermediates)
 
     def _inter_coder(self, index: int) -> InterCoder:
         if self._inter is None:

@@ -53,7 +53,8 @@ class PFrameTools:
     ``global_motion``: offer the flow's median as a global motion in the same way (a second coding
     only where the median is not zero). ``uniform_motion``: offer zero motion with no flow coded.
     ``shortlist``: code the residual only for the candidates whose prediction's cost is within this
-    fraction of the best one's (None: for all)."""
+    fraction of the best one's (None: for all). ``motion_steps``: the motion qualities offered, in
+    quarters of a quality from the frame's (:data:`lvc.models.motion_mode.MOTION_STEP_UNITS`)."""
 
     coder: InterCoder
     search: FlowSearch
@@ -62,6 +63,7 @@ class PFrameTools:
     global_motion: bool = True
     uniform_motion: bool = False
     shortlist: float | None = None
+    motion_steps: tuple[int, ...] = (0,)
 
 
 class VideoEncoder:
@@ -117,7 +119,8 @@ class VideoEncoder:
             p = self.inter.coder.compress(rgb, self.quality, reference=self.reference, search=self.inter.search,
                                           flow_prev=flow_prev, previous=self.previous, lam=self.lam,
                                           global_motion=self.inter.global_motion,
-                                          uniform_motion=self.inter.uniform_motion, shortlist=self.inter.shortlist)
+                                          uniform_motion=self.inter.uniform_motion, shortlist=self.inter.shortlist,
+                                          motion_steps=self.inter.motion_steps)
             data, recon, flow = self._access_unit("P", p, pts, duration), p.recon, p.flow
             # The mode decision weighs whole access units: an I-frame also carries the sequence header.
             if self.modes is not None and self.modes.worth_trying_intra((len(data), recon), rgb):
@@ -193,7 +196,8 @@ def build_encoder(model: LoadedModel, *, width: int, height: int, quality: float
                                          model_id=model.model_id)
         inter = PFrameTools(InterCoder(model.inter, device=device), search, model.lambdas,
                             temporal=chosen.temporal_motion, global_motion=chosen.global_motion,
-                            uniform_motion=chosen.uniform_motion, shortlist=chosen.shortlist)
+                            uniform_motion=chosen.uniform_motion, shortlist=chosen.shortlist,
+                            motion_steps=chosen.motion_steps)
     # Where the schedule says P, also try I and keep the cheaper in RD terms (needs the model's λ).
     modes = RdModeDecision(model.lambdas, quality) if mode_decision and model.lambdas else None
     return VideoEncoder(header, intra=IntraCoder(model.codec, tile=tile, device=device),

@@ -20,7 +20,8 @@ from lvc.codec.refine import FlowRefiner, warp_fit
 from lvc.errors import InputError
 from lvc.models.builders import InterCodecSpec
 from lvc.models.flow import FeatureCache, FlowEstimator
-from lvc.models.inter import GLOBAL_UNITS, OFFSET_LIMIT, InterCodec
+from lvc.models.inter import InterCodec
+from lvc.models.motion_mode import GLOBAL_UNITS, OFFSET_LIMIT
 
 
 class FlowSearch(Protocol):

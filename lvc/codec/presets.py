@@ -31,7 +31,7 @@ clip (none fewer on the others). 0.2 pruned little (2-24 %). Since session 20 th
 candidate on its plain warp, so only the survivors run the compensation's refinement (15 kMAC/px
 each): on toys, aerial2, basketballpass and tree (q 2-8, 6,846-step weights) the BD-rate was 0.00 %.
 
-Every preset but ``fast`` also offers zero motion with no flow coded (``lvc.models.inter.MOTION_UNIFORM``);
+Every preset but ``fast`` also offers zero motion with no flow coded (``lvc.models.motion_mode.MOTION_UNIFORM``);
 it costs a compensation per P-frame, and a residual only where the shortlist lets it through. Where
 the motion search fits noise on still content it saves the whole flow: −0.91 % BD-rate on the
 held-out tree (12 frames, q 2-8, 2,349-step weights; chosen for 19 of 44 P-frames, −7 % of the bytes
@@ -51,6 +51,15 @@ held-out tree (``medium``, 12 frames, q 2-8, 6,846-step weights) it measured −
 next step, RAFT started from the previous P-frame's flow with 2 or 1 updates instead of 3, was
 measured and dropped: +6.02 / +0.71 / +0.15 / −0.43 % (2 updates) and +5.00 / +3.80 / +0.75 / +0.15 %
 (1 update) against this, for no time saved that the same run could measure.
+
+Every preset but ``fast`` also offers the motion coded one quality lower (``motion_steps``; the mode
+stream carries the step, ``lvc.models.motion_mode``), and the slow presets one higher as well: each
+step is another motion coding of the same analysis (``ImageCodec.compress_at``), weighed like the
+other candidates. On toys, aerial2, basketballpass and the held-out tree (``medium``, 12 frames,
+q 2-8, 8,917-step weights) ``(0, -4)`` measured −3.80, −0.22, −0.67 and −0.03 % BD-rate in 23 % more
+encoding time, and ``(0, -4, 4)`` −3.80, −0.55, −0.57 and −0.50 % in 53 % more. Toys, where motion
+is a third of a P-frame, gains most; coding every frame's motion one quality lower had lost 2 % on
+aerial2 and basketballpass (session 20), which the per-frame choice avoids.
 
 Every preset gives RAFT at most 720p's pixels (``FLOW_MAX_PIXELS``): a larger frame is scaled down
 for it, and the warp fit that follows still runs at full size. RAFT's all-pairs correlation grows
@@ -88,13 +97,17 @@ class Preset:
     uniform_motion: bool = False  # also try zero motion, coding no flow
     shortlist: float | None = None  # residual-code only candidates whose prediction is this close to the best
     source_reference: bool = True  # RAFT matches against the previous source frame (its features reused)
+    motion_steps: tuple[int, ...] = (0,)  # motion qualities offered, in quarters from the frame's (0: the same)
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("fast", flow_scale=0.5, warp_fit=True, rd_iters=0, flow_updates=3, global_motion=False),
-    Preset("medium", flow_scale=None, warp_fit=True, rd_iters=0, flow_updates=3, uniform_motion=True, shortlist=0.05),
-    Preset("slow", flow_scale=None, warp_fit=True, rd_iters=5, temporal_motion=True, uniform_motion=True),
-    Preset("veryslow", flow_scale=None, warp_fit=True, rd_iters=10, temporal_motion=True, uniform_motion=True),
+    Preset("medium", flow_scale=None, warp_fit=True, rd_iters=0, flow_updates=3, uniform_motion=True, shortlist=0.05,
+           motion_steps=(0, -4)),
+    Preset("slow", flow_scale=None, warp_fit=True, rd_iters=5, temporal_motion=True, uniform_motion=True,
+           motion_steps=(0, -4, 4)),
+    Preset("veryslow", flow_scale=None, warp_fit=True, rd_iters=10, temporal_motion=True, uniform_motion=True,
+           motion_steps=(0, -4, 4)),
 )}
 DEFAULT_PRESET = "medium"
 

@@ -31,12 +31,13 @@ from lvc.errors import CorruptStreamError, UnsupportedStreamError
 from lvc.format.varint import read_varint, unzigzag, write_varint, zigzag
 
 MAGIC = b"LVC\x00"
-# 2: a P-frame's motion-mode stream may carry a global motion vector (lvc.models.inter.MOTION_GLOBAL).
+# 2: a P-frame's motion-mode stream may carry a global motion vector (lvc.models.motion_mode.MOTION_GLOBAL).
 # 3: it may also say that the flow is that one vector (or zero) and carry no flow (MOTION_UNIFORM).
 # 4: the weights it names may decode in exact arithmetic (a calibrated file: lvc.models.exact), the same
 #    bits on every CPU; a reader before 4 would decode those in float and drift, so it must refuse them.
+# 5: the motion-mode stream may end with a step of the motion's quality (lvc.models.motion_mode).
 # Readers take every version up to theirs; each version's streams are the next one's without its addition.
-VERSION = 4
+VERSION = 5
 UNIT_SEQ, UNIT_FRAME, UNIT_END = 1, 2, 3
 FRAME_TYPES = ("I", "P")
 CODER_RANGE_V1 = 1  # constriction range coder, 16-bit integer tables, escapes as zigzag varints

@@ -26,13 +26,14 @@ def exact_exp(x: Tensor) -> Tensor:
     """
     d = x.float().clamp(-87.0, 88.0)
     k = torch.round(d * _INV_LN2)
-    r = (d - k * _LN2_HI) - k * _LN2_LO
-    p = torch.full_like(r, _INV_FACTORIALS[7])
-    for c in reversed(_INV_FACTORIALS[:7]):
-        p = p * r
-        p = p + c
+    r = (d - k * _LN2_HI).sub_(k * _LN2_LO)
+    # In place, one correctly rounded operation at a time (never a fused multiply-add): the same bits
+    # as fresh tensors for every step, in about half the time (the scales of every latent pass here).
+    p = (r * _INV_FACTORIALS[7]).add_(_INV_FACTORIALS[6])
+    for c in reversed(_INV_FACTORIALS[:6]):
+        p.mul_(r).add_(c)
     two_k = ((k.int() + 127) << 23).view(torch.float32)
-    return p * two_k
+    return p.mul_(two_k)
 
 
 def exp(x: Tensor, exact: bool) -> Tensor:

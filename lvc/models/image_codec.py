@@ -24,7 +24,7 @@ and g_s. Without one, ``cond`` must be None and the codec is the plain image cod
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -193,9 +193,20 @@ class ImageCodec(nn.Module):
     @torch.no_grad()
     def compress(self, x: Tensor, q: float, cond: Tensor | None = None) -> Compressed:
         """Real bytes for x (1, 3, H, W) in [0, 1], and the reconstruction the decoder will produce."""
-        q_t = self._quality(q, x.shape[0], x.device)
+        return self.compress_at(x, [q], cond)[0]
+
+    @torch.no_grad()
+    def compress_at(self, x: Tensor, qualities: Sequence[float], cond: Tensor | None = None) -> list[Compressed]:
+        """:meth:`compress` of ``x`` at each of ``qualities``, with one analysis: ``g_a`` does not
+        depend on the quality (the gains come after it), so an encoder that weighs several
+        qualities of the same input pays for it once."""
         c = self._condition(cond)
         y = self._plus(self.g_a(self._pad(x)), c and c.enc)
+        return [self._code(x, y, q, c) for q in qualities]
+
+    def _code(self, x: Tensor, y: Tensor, q: float, c: Condition | None) -> Compressed:
+        """Real bytes and the decoder-exact reconstruction of the analysed ``y`` at quality ``q``."""
+        q_t = self._quality(q, x.shape[0], x.device)
         gain = self.y_gains(q_t)
         z_stream, z_hat_s = self.hyper_prior.compress(self._hyper_analysis(y, q_t))
         hyper = self._plus(self.h_s(z_hat_s.to(x.device) / self.z_gains(q_t)), c and c.prior)

@@ -50,6 +50,7 @@ class FrameRecord:
     bpp: float
     gop: int
     parts: dict[str, int] = field(default_factory=dict)
+    motion: str = ""  # how a P-frame's flow was coded (lvc.models.inter.InterCodec.motion_label); "" for I
     psnr: float | None = None
     psnr_y: float | None = None
     ms_ssim: float | None = None
@@ -60,6 +61,7 @@ class FrameRecord:
                                   "type": self.type, "quality": self.quality, "bytes": self.bytes, "bpp": self.bpp,
                                   "gop": self.gop}
         row.update({f"bytes_{p}": self.parts.get(p, 0) for p in parts})
+        row["motion_mode"] = self.motion
         row.update({"psnr": self.psnr, "psnr_y": self.psnr_y, "ms_ssim": self.ms_ssim})
         return row
 
@@ -267,7 +269,7 @@ def iter_inspect(path: str | Path, *, ref: str | Path | None = None, info: Strea
                                  type=frame.frame_type, quality=frame.quality, bytes=frame.nbytes,
                                  bpp=rates.bpp(frame.nbytes, info.height, info.width),
                                  gop=gops.next(frame.frame_type),
-                                 parts=dict(frame.parts))
+                                 parts=dict(frame.parts), motion=frame.motion)
             if source is not None:
                 record.psnr = psnr(source, frame.rgb)
                 record.psnr_y = psnr_y(source, frame.rgb)
@@ -315,12 +317,17 @@ def format_table(report: Report) -> str:
     parts = report.parts
     metrics = report.ref is not None
     head = f"{'frame':>6} {'pts':>8} {'type':>4} {'q':>5} {'bytes':>8} {'bpp':>7}" + "".join(f" {p:>8}" for p in parts)
+    modes = any(r.motion for r in report.records)
+    if modes:
+        head += f" {'mode':<11}"
     if metrics:
         head += f" {'PSNR':>6} {'PSNR-Y':>6} {'MS-SSIM':>7}"
     lines = [head]
     for r in report.records:
         line = f"{r.index:>6} {r.pts:>8} {r.type:>4} {r.quality:>5g} {r.bytes:>8} {r.bpp:>7.4f}"
         line += "".join(f" {r.parts.get(p, 0):>8}" for p in parts)
+        if modes:
+            line += f" {r.motion or '-':<11}"
         if metrics:
             line += f" {_num(r.psnr, 2):>6} {_num(r.psnr_y, 2):>6} {_num(r.ms_ssim, 4):>7}"
         lines.append(line)
@@ -339,6 +346,12 @@ def format_table(report: Report) -> str:
     split = ", ".join(f"{p} {100 * v / max(clip.bytes, 1):.1f}%" for p, v in clip.parts.items())
     lines.append(f"bytes: {split}; frames {report.payload_bytes} + container "
                  f"{report.info.file_bytes - report.payload_bytes} = file {report.info.file_bytes}")
+    if modes:
+        counts: dict[str, int] = {}
+        for r in report.records:
+            if r.motion:
+                counts[r.motion] = counts.get(r.motion, 0) + 1
+        lines.append("P-frame motion: " + ", ".join(f"{m} {n}" for m, n in sorted(counts.items(), key=lambda c: -c[1])))
     return "\n".join(lines)
 
 
