@@ -138,7 +138,10 @@ def test_ctrl_c_leaves_no_output(tiny_env, tmp_path) -> None:  # noqa: ANN001
 
     src = write_y4m(tmp_path / "long.y4m", moving_frames(1000, 160, 192))  # long enough to interrupt on a fast machine
     out = tmp_path / "a.lvc"
-    code = (f"import sys; from lvc.cli import main; "
+    # A runner started in the background (``cmd &``) hands its children SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: the child restores the terminal's default, as a shell would.
+    code = (f"import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            f"from lvc.cli import main; "
             f"sys.exit(main(['encode', {str(src)!r}, '-o', {str(out)!r}, '--model', {TINY_ID!r}, '--quiet']))")
     # -X faulthandler: should the process die in native code, stderr says where instead of staying empty
     proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-c", code], cwd=ROOT, env=os.environ,
